@@ -1,0 +1,55 @@
+"""Configuration from environment variables, read in one place.
+
+KG_BASE  base IRI of every entity and of the ontology (default
+         https://w3id.org/bukhara-deer/). The Turtle files always use the
+         default; loading rewrites it, so one setting moves the whole graph.
+KG_DIST  directory the build writes to and the store reads from (default dist/).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_BASE = "https://w3id.org/bukhara-deer/"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Settings:
+    base: str
+    root: Path
+    dist: Path
+
+    @property
+    def ontology_dir(self) -> Path:
+        return self.root / "ontology"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.root / "data"
+
+    @property
+    def queries_dir(self) -> Path:
+        return self.root / "queries"
+
+    @property
+    def source_text(self) -> Path:
+        return self.data_dir / "source" / "UNEP-CMS-BKD-MOS3-Doc.4.txt"
+
+    @property
+    def ontology_ns(self) -> str:
+        return self.base + "ontology#"
+
+    def rebase(self, text: str) -> str:
+        """Move every default-base IRI in a Turtle or SPARQL text to the configured base."""
+        return text if self.base == DEFAULT_BASE else text.replace(DEFAULT_BASE, self.base)
+
+
+def settings() -> Settings:
+    """Current settings; read on every call so tests can change the environment."""
+    base = os.environ.get("KG_BASE", DEFAULT_BASE)
+    if not base.endswith(("/", "#")):
+        base += "/"
+    dist = Path(os.environ.get("KG_DIST", ROOT / "dist"))
+    return Settings(base=base, root=ROOT, dist=dist)

@@ -1,0 +1,19 @@
+"""Which files make up the graph: the ontology, its SKOS schemes, the curated data."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from kg.config import settings
+
+
+def ontology_files() -> list[Path]:
+    s = settings()
+    return [s.ontology_dir / "bkd.ttl", *sorted((s.ontology_dir / "vocab").glob("*.ttl"))]
+
+
+def data_files() -> list[Path]:
+    return sorted(settings().data_dir.glob("*.ttl"))
+
+
+def shapes_file() -> Path:
+    return settings().ontology_dir / "shapes.ttl"
