@@ -1,0 +1,167 @@
+"""The `kg` command: argument parsing, output and exit codes only.
+
+Exit codes: 0 success / conforms, 1 the data has violations (or is inconsistent),
+2 bad input (unreadable file, syntax error, unknown query). Errors are one line on
+stderr, never a traceback. Sub-commands import what they need lazily so that a
+query starts fast.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from kg.errors import KGError
+
+
+def _out(text: str) -> None:
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from kg import build
+    from kg.config import settings
+
+    t0 = time.perf_counter()
+    parts = build.load_parts()
+    if not args.no_validate:
+        from kg import validate
+
+        report = validate.validate_graph(parts.merged())
+        if not report.conforms:
+            sys.stderr.write(report.text() + "\n")
+            sys.stderr.write("kg: build refused: the graph does not conform (nothing written)\n")
+            return 1
+    dist = Path(args.dist) if args.dist else settings().dist
+    manifest = build.write_dist(parts, dist)
+    t = manifest["triples"]
+    _out(f"built {dist}/ in {time.perf_counter() - t0:.1f} s: {t['total']} triples "
+         f"(ontology {t['ontology']}, data {t['data']}, inferred {t['inferred']})")
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from kg import validate
+
+    report = validate.validate_files([Path(f) for f in args.files])
+    _out(report.to_json_text() if args.format == "json" else report.text())
+    code = 0 if report.conforms else 1
+    if args.reason:
+        code = max(code, _reason(args))
+    return code
+
+
+def _reason(args: argparse.Namespace) -> int:
+    from kg import build, rdfio, reason
+    from kg.config import settings
+    from kg.namespaces import bind_all
+
+    parts = build.load_parts(extra_data=[Path(f) for f in args.files], infer=False)
+    result = reason.reason(parts.merged())
+    if not result.consistent:
+        sys.stderr.write(f"kg: the graph is inconsistent (HermiT): {result.explanation}\n")
+        return 1
+    counts = ", ".join(f"{k} {len(v)}" for k, v in sorted(result.members.items()))
+    out = settings().dist / "reasoner-inferred.ttl"
+    rdfio.atomic_write(out, rdfio.serialize(bind_all(result.inferred), "turtle"))
+    _out(f"Consistent (HermiT, {result.seconds:.1f} s). Defined classes: {counts}. "
+         f"{len(result.inferred)} inferred triples written to {out}")
+    return 0
+
+
+def cmd_query(args: argparse.Namespace) -> int:
+    from kg import query
+    from kg.store import Store
+
+    if args.list:
+        for q in query.named_queries():
+            _out(f"{q.name:32} {q.question}")
+        return 0
+    if not args.query:
+        raise KGError("give a query: SPARQL text, a .rq file, or a name from `kg query --list`")
+    sparql = query.resolve(args.query)
+    _out(query.run(Store.open(), sparql, args.format))
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from kg import export
+    from kg.store import Store
+
+    rows = export.measures(Store.open())
+    text = export.to_csv(rows) if args.format == "csv" else export.to_json(rows)
+    if args.output:
+        from kg.rdfio import atomic_write
+        atomic_write(Path(args.output), text.encode("utf-8"))
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    from kg import stats
+    from kg.store import Store
+
+    counts = stats.counts(Store.open())
+    if args.format == "json":
+        _out(json.dumps(counts, indent=2))
+    else:
+        width = max(map(len, counts))
+        _out("\n".join(f"{k.replace('_', ' '):{width}}  {v}" for k, v in counts.items()))
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="kg", description="Bukhara Deer Knowledge Graph")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    b = sub.add_parser("build", help="ontology + data + inferred -> dist/ (Turtle, N-Triples, JSON-LD)")
+    b.add_argument("--dist", help="output directory (default: $KG_DIST or dist/)")
+    b.add_argument("--no-validate", action="store_true", help="write even if the shapes report violations")
+    b.set_defaults(func=cmd_build)
+
+    v = sub.add_parser("validate", help="SHACL-validate the graph, optionally with extra files; --reason runs HermiT")
+    v.add_argument("files", nargs="*", metavar="FILE", help="Turtle/JSON-LD files validated together with the shipped graph")
+    v.add_argument("--reason", action="store_true", help="also check consistency with HermiT and materialize defined classes")
+    v.add_argument("--format", choices=["text", "json"], default="text")
+    v.set_defaults(func=cmd_validate)
+
+    q = sub.add_parser("query", help="run SPARQL: text, a .rq file, or a named query of queries/")
+    q.add_argument("query", nargs="?", help="SPARQL text, FILE or NAME")
+    q.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    q.add_argument("--list", action="store_true", help="list the named queries with their questions")
+    q.set_defaults(func=cmd_query)
+
+    e = sub.add_parser("export", help="tabular exports")
+    e.add_argument("what", choices=["measures"], help="one row per measure and Annex 1 item")
+    e.add_argument("--format", choices=["csv", "json"], default="csv")
+    e.add_argument("-o", "--output", help="write to a file instead of standard output")
+    e.set_defaults(func=cmd_export)
+
+    s = sub.add_parser("stats", help="counts of measures, annex items, planning units ...")
+    s.add_argument("--format", choices=["text", "json"], default="text")
+    s.set_defaults(func=cmd_stats)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except KGError as e:
+        sys.stderr.write(f"kg: error: {e}\n")
+        return e.exit_code
+    except KeyboardInterrupt:
+        sys.stderr.write("kg: interrupted\n")
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as e:  # last resort: one line, not a traceback
+        sys.stderr.write(f"kg: internal error: {type(e).__name__}: {e}\n")
+        return 3
+
+
+if __name__ == "__main__":
+    sys.exit(main())

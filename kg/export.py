@@ -1,0 +1,63 @@
+"""Tabular exports: one row per action (Work Programme measure or Annex 1 item).
+
+The columns are the contract for CSV change sets too (a steward can edit an export
+and submit rows back), so they are named and ordered here only.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from kg.results import term_text
+from kg.store import Store
+
+COLUMNS = ["iri", "programme", "kind", "number", "section", "planning_unit", "priority",
+           "responsibility", "actor_types", "countries", "text"]
+
+SEP = "; "
+MULTI = ("actor_types", "countries")
+
+MEASURES = """
+SELECT ?iri ?programme ?kind ?number ?section ?planning_unit ?priority ?responsibility
+       (GROUP_CONCAT(DISTINCT ?actorLabel; separator="; ") AS ?actor_types)
+       (GROUP_CONCAT(DISTINCT ?countryCode; separator="; ") AS ?countries) ?text
+WHERE {
+  ?iri a bkd:Action ; bkd:number ?number ; bkd:text ?text ; bkd:inProgramme ?prog ;
+       bkd:inSection ?sec .
+  ?prog rdfs:label ?programme .
+  ?sec rdfs:label ?section .
+  { ?iri a bkd:Measure . BIND("measure" AS ?kind) } UNION { ?iri a bkd:Annex1Item . BIND("annex1" AS ?kind) }
+  OPTIONAL { ?iri bkd:planningUnit/rdfs:label ?planning_unit }
+  OPTIONAL { ?iri bkd:priorityAsGiven ?priority }
+  OPTIONAL { ?iri bkd:responsibility ?responsibility }
+  OPTIONAL { ?iri bkd:responsibleActorType/skos:prefLabel ?actorLabel }
+  OPTIONAL { ?iri bkd:concernsCountry/skos:notation ?countryCode }
+}
+GROUP BY ?iri ?programme ?kind ?number ?section ?planning_unit ?priority ?responsibility ?text
+"""
+
+
+def _number_key(number: str) -> tuple:
+    return tuple(int(p) if p.isdigit() else p for p in number.split("."))
+
+
+def measures(store: Store) -> list[dict[str, str]]:
+    rows = [{c: term_text(sol[c]) for c in COLUMNS} for sol in store.query(MEASURES)]
+    for r in rows:  # GROUP_CONCAT order is engine-defined: sort for stable output
+        for c in MULTI:
+            r[c] = SEP.join(sorted(filter(None, r[c].split(SEP))))
+    rows.sort(key=lambda r: (r["kind"] != "measure", r["programme"], _number_key(r["number"])))
+    return rows
+
+
+def to_csv(rows: list[dict[str, str]]) -> str:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+    return buf.getvalue()
+
+
+def to_json(rows: list[dict[str, str]]) -> str:
+    return json.dumps(rows, indent=2, ensure_ascii=False)

@@ -1,0 +1,79 @@
+"""Named competency queries (queries/*.rq) and running any query by name, file or text."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyoxigraph as ox
+
+from kg import results
+from kg.config import settings
+from kg.errors import BadInput
+from kg.store import Store
+
+
+@dataclass(frozen=True)
+class NamedQuery:
+    name: str
+    question: str
+    sparql: str
+    path: Path
+
+
+def _question(text: str) -> str:
+    """The question a query answers: its leading comment block, joined."""
+    lines = []
+    for line in text.splitlines():
+        if not line.startswith("#"):
+            break
+        lines.append(line.lstrip("#").strip())
+    q = " ".join(l for l in lines if l)
+    return q.removeprefix("Question:").strip()
+
+
+def named_queries() -> list[NamedQuery]:
+    out = []
+    for p in sorted(settings().queries_dir.glob("*.rq")):
+        text = p.read_text(encoding="utf-8")
+        out.append(NamedQuery(p.stem, _question(text), text, p))
+    return out
+
+
+def resolve(arg: str) -> str:
+    """A query given as NAME (of queries/), a FILE path, or SPARQL text."""
+    qdir = settings().queries_dir
+    for cand in (qdir / arg, qdir / f"{arg}.rq"):
+        if cand.is_file():
+            return cand.read_text(encoding="utf-8")
+    if "\n" not in arg and len(arg) < 256 and (arg.endswith((".rq", ".sparql")) or "/" in arg and " " not in arg):
+        p = Path(arg)
+        if p.is_file():
+            return p.read_text(encoding="utf-8")
+        if arg.endswith((".rq", ".sparql")):
+            names = ", ".join(q.name for q in named_queries())
+            raise BadInput(f"no query file '{arg}' (named queries: {names})")
+    if not any(k in arg.upper() for k in ("SELECT", "ASK", "CONSTRUCT", "DESCRIBE", "INSERT", "DELETE")):
+        names = ", ".join(q.name for q in named_queries())
+        raise BadInput(f"'{arg}' is neither a named query, a file, nor SPARQL (named queries: {names})")
+    return arg
+
+
+def run(store: Store, sparql: str, fmt: str = "table") -> str:
+    """Run a query and format its result (table, csv or json for SELECT/ASK;
+    Turtle-like N-Triples for CONSTRUCT/DESCRIBE)."""
+    res = store.query(sparql)
+    if isinstance(res, ox.QueryTriples):
+        if fmt == "table":
+            names, data = results.rows(res)
+            return results.as_table(names, data)
+        return ox.serialize(list(res), format=ox.RdfFormat.N_TRIPLES).decode()
+    if isinstance(res, ox.QueryBoolean):
+        if fmt == "json":
+            return results.as_json([], [], boolean=bool(res))
+        return "true" if bool(res) else "false"
+    names, data = results.rows(res)
+    if fmt == "csv":
+        return results.as_csv(names, data)
+    if fmt == "json":
+        return results.as_json(names, data)
+    return results.as_table(names, data)
