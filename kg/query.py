@@ -15,27 +15,28 @@ from kg.store import Store
 @dataclass(frozen=True)
 class NamedQuery:
     name: str
-    question: str
+    question: str      # the "# Question:" line
+    description: str   # further leading comment lines, if any
     sparql: str
     path: Path
 
 
-def _question(text: str) -> str:
-    """The question a query answers: its leading comment block, joined."""
+def _header(text: str) -> tuple[str, str]:
+    """Question and description from a query's leading comment block."""
     lines = []
     for line in text.splitlines():
         if not line.startswith("#"):
             break
         lines.append(line.lstrip("#").strip())
-    q = " ".join(l for l in lines if l)
-    return q.removeprefix("Question:").strip()
+    question = lines[0].removeprefix("Question:").strip() if lines else ""
+    return question, " ".join(l for l in lines[1:] if l)
 
 
 def named_queries() -> list[NamedQuery]:
     out = []
     for p in sorted(settings().queries_dir.glob("*.rq")):
         text = p.read_text(encoding="utf-8")
-        out.append(NamedQuery(p.stem, _question(text), text, p))
+        out.append(NamedQuery(p.stem, *_header(text), text, p))
     return out
 
 
@@ -52,7 +53,7 @@ def resolve(arg: str) -> str:
         if arg.endswith((".rq", ".sparql")):
             names = ", ".join(q.name for q in named_queries())
             raise BadInput(f"no query file '{arg}' (named queries: {names})")
-    if not any(k in arg.upper() for k in ("SELECT", "ASK", "CONSTRUCT", "DESCRIBE", "INSERT", "DELETE")):
+    if not any(c.isspace() or c == "{" for c in arg):  # a name or path, not a query
         names = ", ".join(q.name for q in named_queries())
         raise BadInput(f"'{arg}' is neither a named query, a file, nor SPARQL (named queries: {names})")
     return arg

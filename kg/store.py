@@ -57,12 +57,12 @@ class Store:
         """Run a read-only SPARQL query; a syntax error or an update is bad input."""
         if is_update(sparql):
             raise BadInput("updates are not allowed: this store is read-only "
-                           "(use `kg add` to change the graph)")
+                           "(change the data files and run `kg build`)")
         try:
             return self._store.query(settings().rebase(sparql), prefixes=prefixes(),
                                      use_default_graph_as_union=True)
         except SyntaxError as e:
-            raise BadInput(f"SPARQL syntax error: {e}") from None
+            raise BadInput(syntax_message(sparql, str(e))) from None
 
 
 def is_update(sparql: str) -> bool:
@@ -71,3 +71,20 @@ def is_update(sparql: str) -> bool:
 
 def _strip_comments(sparql: str) -> str:
     return "\n".join(line for line in sparql.splitlines() if not line.lstrip().startswith("#"))
+
+
+def syntax_message(sparql: str, error: str) -> str:
+    """One readable line from Oxigraph's parser error: where, what it expected, and
+    the text at that point. Its raw message lists Unicode character classes."""
+    m = re.match(r"error at (\d+):(\d+): (.*)", error, re.S)
+    if not m:
+        return f"SPARQL syntax error: {' '.join(error.split())[:300]}"
+    line, col, rest = int(m.group(1)), int(m.group(2)), m.group(3)
+    if "Prefix not found" in rest:
+        what = "unknown prefix (declare it with PREFIX or use a predefined one: " + ", ".join(sorted(prefixes())) + ")"
+    else:
+        tokens = [t for t in re.findall(r'"[^"]+"|\b[A-Z][A-Za-z]+\b', re.sub(r"\[[^\]]*\]", "", rest))]
+        what = "expected " + (", ".join(dict.fromkeys(tokens)) if tokens else "something else")
+    lines = sparql.splitlines() or [""]
+    near = lines[line - 1][max(0, col - 21):col + 19].strip() if 0 < line <= len(lines) else ""
+    return f"SPARQL syntax error at line {line}, column {col}: {what}" + (f" (near \"{near}\")" if near else "")
