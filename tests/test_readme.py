@@ -1,0 +1,84 @@
+"""The README's examples are real: each `$ command` block in the examples section is
+run and its output compared. Run this file as a script to refresh the README after
+a deliberate change:  .venv/bin/python tests/test_readme.py"""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+README = ROOT / "README.md"
+BIN = Path(sys.executable).parent
+
+EXAMPLES = [
+    "kg stats",
+    "kg query annex-items-without-priority",
+    "kg query planning-units-sharing-hotspot --format csv",
+    'kg query "SELECT ?number ?priority WHERE { ?m a bkd:TransboundaryMeasure ; bkd:number ?number ; '
+    'bkd:priorityAsGiven ?priority } ORDER BY ?number" --format csv',
+    "kg export measures --format csv | head -3",
+    "kg validate",
+    "kg query 'SELECT * WHERE { ?s bkd:number ?n '",
+]
+
+
+def run(command: str, dist: Path) -> str:
+    env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}", "KG_DIST": str(dist)}
+    env.pop("KG_BASE", None)
+    p = subprocess.run(["bash", "-c", command + " 2>&1"], capture_output=True, text=True, cwd=ROOT, env=env,
+                       timeout=300)
+    return p.stdout.rstrip("\n")
+
+
+def normalize(text: str) -> str:
+    """Timings differ from run to run; everything else must match."""
+    return re.sub(r"\d+\.\d+ s\b", "N s", text)
+
+
+def blocks(readme: str) -> list[tuple[str, str]]:
+    section = readme.split("<!-- examples -->")[1].split("<!-- /examples -->")[0]
+    return [(m.group(1), m.group(2)) for m in
+            re.finditer(r"```console\n\$ (.*?)\n(.*?)```", section, re.S)]
+
+
+def render(dist: Path) -> str:
+    return "\n".join(f"```console\n$ {c}\n{run(c, dist)}\n```\n" for c in EXAMPLES)
+
+
+def test_readme_examples_print_what_it_says(dist):
+    found = blocks(README.read_text(encoding="utf-8"))
+    assert [c for c, _ in found] == EXAMPLES, "README examples out of date: run tests/test_readme.py"
+    for command, shown in found:
+        assert normalize(run(command, dist)) == normalize(shown.rstrip("\n")), command
+
+
+def test_readme_lists_every_named_query():
+    from kg.query import named_queries
+
+    text = README.read_text(encoding="utf-8")
+    for q in named_queries():
+        assert f"`{q.name}`" in text, q.name
+
+
+def _replace(text: str, tag: str, body: str) -> str:
+    return re.sub(f"<!-- {tag} -->.*?<!-- /{tag} -->", lambda _: f"<!-- {tag} -->\n{body}<!-- /{tag} -->",
+                  text, flags=re.S)
+
+
+if __name__ == "__main__":
+    import tempfile
+
+    from kg import build, query
+
+    with tempfile.TemporaryDirectory() as d:
+        os.environ.pop("KG_BASE", None)
+        build.write_dist(build.load_parts(), Path(d))
+        text = _replace(README.read_text(encoding="utf-8"), "examples", render(Path(d)) + "\n")
+    rows = "| name | question |\n|---|---|\n" + "".join(f"| `{q.name}` | {q.question} |\n" for q in query.named_queries())
+    README.write_text(_replace(text, "queries", rows), encoding="utf-8")
+    print("README examples and query table refreshed")
