@@ -23,6 +23,7 @@ EXAMPLES = [
     'bkd:priorityAsGiven ?priority } ORDER BY ?number" --format csv',
     "kg export measures --format csv | head -3",
     "kg validate",
+    "kg validate --reason | tail -1",
     "kg query 'SELECT * WHERE { ?s bkd:number ?n '",
 ]
 
@@ -32,7 +33,7 @@ def run(command: str, dist: Path) -> str:
     env.pop("KG_BASE", None)
     p = subprocess.run(["bash", "-c", command + " 2>&1"], capture_output=True, text=True, cwd=ROOT, env=env,
                        timeout=300)
-    return p.stdout.rstrip("\n")
+    return p.stdout.rstrip("\n").replace(str(dist), "dist")
 
 
 def normalize(text: str) -> str:

@@ -1,0 +1,256 @@
+"""The SHACL shapes: the shipped graph conforms, and every kind of breakage is caught.
+
+Each file in tests/fixtures/invalid/ is a small Turtle file merged with the shipped data.
+Its header says what is broken and which findings the shapes must report:
+
+    # expect: <Severity> <focus> <path> "<part of the message>"
+
+focus is relative to the base IRI (measure/9.9), path a compact IRI (bkd:text), "^bkd:p"
+for an inverse path, or "-" for none. Adding a fixture with such a header adds a test.
+When a fixture expects no Violation, the merged graph must still conform.
+
+Speed: pyshacl takes ~1 s per run, so the shipped parts are loaded once per session and
+every fixture is validated once (in parallel where the machine allows), with the same
+steps as kg.validate.validate_files; one test checks that validate_files agrees.
+"""
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+from rdflib import Graph, URIRef
+from rdflib.namespace import OWL, RDF
+
+from kg import build, rdfio, rules, sources, validate
+from kg.config import settings
+from kg.namespaces import SH, bind_all, bkd
+
+FIXTURES = Path(__file__).parent / "fixtures" / "invalid"
+FIXTURE_FILES = sorted(FIXTURES.glob("*.ttl"))
+DEFINED_CLASSES = {"TransboundaryMeasure", "PrivateSectorMeasure", "HighPriorityAction"}
+EXPECTED_SHIPPED_WARNINGS = {("annex1/4.1", "priority"), ("annex1/4.2", "priority")}
+
+
+# ---------------------------------------------------------------- helpers
+
+def parse_expectations(path: Path) -> list[tuple[str, str, str | None, str]]:
+    """(severity, focus IRI, path IRI or None, message part) for each '# expect:' line."""
+    out = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.startswith("#"):
+            break
+        m = re.match(r"#\s*expect:\s*(.*)$", line)
+        if m:
+            severity, focus, prop, *rest = shlex.split(m.group(1))
+            out.append((severity, expand(focus), None if prop == "-" else expand(prop),
+                        rest[0] if rest else ""))
+    return out
+
+
+def expand(term: str) -> str:
+    if term.startswith("^"):
+        return "^" + expand(term[1:])
+    prefixes = {p: str(ns) for p, ns in bind_all(Graph()).namespaces()}
+    prefix, sep, local = term.partition(":")
+    if sep and prefix in prefixes and not term.startswith(("http:", "https:")):
+        return prefixes[prefix] + local
+    return settings().base + term
+
+
+def merged_with(parts: build.Parts, extra: Path) -> Graph:
+    """What validate_files([extra]) validates, without reloading the shipped files: the
+    rules are monotone, so shipped merged graph + extra + rules(all) is the same graph."""
+    g = parts.merged()
+    rdfio.load_files([extra], g)
+    for t in rules.infer(g):
+        g.add(t)
+    return g
+
+
+_PARTS: build.Parts | None = None
+
+
+def _validate_fixture(path: Path) -> validate.Report:
+    assert _PARTS is not None
+    return validate.validate_graph(merged_with(_PARTS, path))
+
+
+def shape_messages() -> list[re.Pattern]:
+    """Every sh:message of shapes.ttl as a regex ({?var} and {$this} match any text)."""
+    shapes = validate.load_shapes()
+    pats = []
+    for msg in set(shapes.objects(None, SH.message)):
+        parts = re.split(r"\{[?$]\w+\}", str(msg))
+        pats.append(re.compile("^" + ".*?".join(re.escape(p) for p in parts) + "$", re.S))
+    return pats
+
+
+# ---------------------------------------------------------------- fixtures
+
+@pytest.fixture(scope="session")
+def parts() -> build.Parts:
+    return build.load_parts()
+
+
+@pytest.fixture(scope="session")
+def shipped_report(parts) -> validate.Report:
+    return validate.validate_graph(parts.merged())
+
+
+@pytest.fixture(scope="session")
+def fixture_reports(parts) -> dict[str, validate.Report]:
+    """All fixtures validated once; forked workers share the loaded parts."""
+    global _PARTS
+    _PARTS = parts
+    workers = min(len(FIXTURE_FILES), os.cpu_count() or 1)
+    if workers > 1 and "fork" in multiprocessing.get_all_start_methods():
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            reports = pool.map(_validate_fixture, FIXTURE_FILES)
+    else:
+        reports = [_validate_fixture(p) for p in FIXTURE_FILES]
+    return {p.name: r for p, r in zip(FIXTURE_FILES, reports)}
+
+
+@pytest.fixture(scope="session")
+def messages() -> list[re.Pattern]:
+    return shape_messages()
+
+
+# ---------------------------------------------------------------- the shipped graph
+
+def test_shipped_graph_conforms_with_exactly_the_expected_warnings(shipped_report):
+    r = shipped_report
+    assert r.conforms, r.text()
+    assert r.counts() == {"Violation": 0, "Warning": 2, "Info": 0}, r.text()
+    got = {(f.focus[len(settings().base):], f.path.rsplit("#", 1)[-1]) for f in r.findings}
+    assert got == EXPECTED_SHIPPED_WARNINGS
+    assert r.text().splitlines()[-1] == "Conforms: 0 violations, 2 warnings, 0 infos"
+
+
+def test_validate_files_matches_the_fast_path(fixture_reports):
+    """The tests below use a cached merge; validate_files must give the same findings."""
+    name = "duplicate-numbers.ttl"
+    assert validate.validate_files([FIXTURES / name]).findings == fixture_reports[name].findings
+
+
+def test_report_text_and_json(fixture_reports):
+    r = fixture_reports["dangling-section.ttl"]
+    text = r.text()
+    assert "bkdi:measure/10.1" in text and "bkd:inSection" in text
+    assert text.splitlines()[-1].startswith("Does not conform: ")
+    data = r.to_json()
+    assert data["conforms"] is False and data["counts"]["Violation"] >= 1
+    assert {"severity", "focus", "path", "value", "message", "shape"} <= set(data["findings"][0])
+    assert json.loads(r.to_json_text()) == data
+
+
+def test_invalid_extra_file_raises_bad_input(tmp_path):
+    from kg.errors import BadInput
+    bad = tmp_path / "bad.ttl"
+    bad.write_text("this is not turtle .\n", encoding="utf-8")
+    with pytest.raises(BadInput):
+        validate.validate_files([bad])
+
+
+# ---------------------------------------------------------------- broken fixtures
+
+@pytest.mark.parametrize("fixture", FIXTURE_FILES, ids=lambda p: p.stem)
+def test_fixture_findings(fixture, fixture_reports, messages):
+    header = fixture.read_text(encoding="utf-8").splitlines()[0]
+    assert header.startswith("# "), f"{fixture.name}: start with a comment saying what is broken"
+    expected = parse_expectations(fixture)
+    assert expected, f"{fixture.name}: no '# expect:' line"
+    report = fixture_reports[fixture.name]
+    for severity, focus, path, part in expected:
+        hits = [f for f in report.findings
+                if f.severity == severity and f.focus == focus and f.path == path
+                and part in f.message]
+        assert hits, (f"{fixture.name}: expected {severity} on {focus} {path} "
+                      f"with message containing {part!r}; got:\n{report.text()}")
+        for f in hits:
+            assert any(p.match(f.message) for p in messages), \
+                f"not a steward message from shapes.ttl: {f.message!r}"
+            assert f.shape and f.shape.startswith(settings().base + "shapes#")
+    if not any(e[0] == "Violation" for e in expected):
+        assert report.conforms, report.text()
+    else:
+        assert not report.conforms
+
+
+def test_every_fixture_finding_has_a_shapes_message(fixture_reports, messages):
+    """No finding anywhere falls back to pyshacl's generated text."""
+    for name, report in fixture_reports.items():
+        for f in report.findings:
+            assert any(p.match(f.message) for p in messages), (name, f)
+
+
+# ---------------------------------------------------------------- the shapes file itself
+
+def _list_members(g: Graph, node) -> set:
+    out = set()
+    for pred in (SH["or"], SH["and"], SH.xone, SH["not"]):
+        for lst in g.objects(node, pred):
+            out |= set(g.items(lst)) if pred != SH["not"] else {lst}
+    return out
+
+
+def test_every_shape_has_a_message():
+    g = validate.load_shapes()
+    operands = set()
+    for s in set(g.subjects()):
+        operands |= _list_members(g, s)
+    shapes = (set(g.subjects(RDF.type, SH.NodeShape)) | set(g.subjects(RDF.type, SH.PropertyShape))
+              | set(g.objects(None, SH.property)) | set(g.subjects(SH.path, None))
+              | set(g.objects(None, SH.sparql)))
+    # Operands of sh:or/sh:xone ([sh:datatype xsd:string]) are reported through the shape
+    # that holds them, with its message; they need none of their own.
+    missing = [s for s in shapes - operands if (s, SH.message, None) not in g]
+    assert not missing, f"shapes without sh:message: {missing}"
+    severities = {SH.Violation, SH.Warning, SH.Info}
+    no_severity = [s for s in shapes - operands - set(g.objects(None, SH.sparql))
+                   if g.value(s, SH.severity) not in severities]
+    assert not no_severity, f"shapes without a deliberate sh:severity: {no_severity}"
+
+
+def test_every_class_of_the_ontology_is_targeted(parts):
+    g = validate.load_shapes()
+    targeted = set(g.objects(None, SH.targetClass))
+    ns = str(bkd())
+    classes = {c for c in parts.ontology.subjects(RDF.type, OWL.Class)
+               if isinstance(c, URIRef) and str(c).startswith(ns)
+               and str(c)[len(ns):] not in DEFINED_CLASSES}
+    assert classes, "no classes found in bkd.ttl"
+    assert not classes - targeted, f"classes without a shape: {sorted(classes - targeted)}"
+
+
+def test_shapes_file_uses_the_default_base():
+    text = sources.shapes_file().read_text(encoding="utf-8")
+    assert "https://w3id.org/bukhara-deer/shapes#" in text
+
+
+def test_nested_results_are_not_reported(fixture_reports):
+    """The sh:node check behind bkd:concerns explains itself on the note, not on the IRI."""
+    r = fixture_reports["quality-note-dangling.ttl"]
+    assert not [f for f in r.findings if f.focus.endswith("measure/99.99")], r.text()
+
+
+def test_validation_follows_kg_base(monkeypatch):
+    monkeypatch.setenv("KG_BASE", "https://example.org/bd/")
+    r = validate.validate_files()
+    assert r.counts() == {"Violation": 0, "Warning": 2, "Info": 0}, r.text()
+    assert {f.focus for f in r.findings} == {"https://example.org/bd/annex1/4.1",
+                                              "https://example.org/bd/annex1/4.2"}
+    assert all(f.shape.startswith("https://example.org/bd/shapes#") for f in r.findings)
+
+
+def test_shapes_follow_kg_base(monkeypatch):
+    monkeypatch.setenv("KG_BASE", "https://example.org/bd/")
+    g = validate.load_shapes()
+    assert (URIRef("https://example.org/bd/shapes#ActionShape"), RDF.type, SH.NodeShape) in g
+    assert (None, SH.targetClass, URIRef("https://example.org/bd/ontology#Action")) in g
+    assert "https://w3id.org/bukhara-deer/" not in g.serialize(format="nt")
