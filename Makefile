@@ -1,12 +1,15 @@
 # Two commands set everything up on a fresh machine:
-#   make run   create .venv, install, build + validate the graph, serve it
+#   make run   create .venv, install, build + validate the graph, serve it on http://127.0.0.1:5000
 #   make test  create .venv, install, run the whole test suite
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+NODE_STAMP := node_modules/.installed
+HOST   ?= 127.0.0.1
+PORT   ?= 5000
 
-.PHONY: run test build validate bench clean
+.PHONY: run test build validate serve bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,17 +17,29 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# The SPARQL editor (YASGUI) comes from npm; without npm the page falls back to a plain form.
+$(NODE_STAMP): package.json package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+	  npm ci --no-audit --no-fund --ignore-scripts --loglevel=error && touch $(NODE_STAMP); \
+	else echo "npm not found: the SPARQL page will use a plain form instead of YASGUI"; fi
+
 build: $(STAMP)
 	$(BIN)/kg build
 
 validate: build
 	$(BIN)/kg validate
 
-run: validate
-	$(BIN)/kg stats
+serve: $(STAMP) $(NODE_STAMP)
+	$(BIN)/kg serve --host $(HOST) --port $(PORT)
 
-test: $(STAMP)
+run: validate $(NODE_STAMP)
+	$(BIN)/kg serve --host $(HOST) --port $(PORT)
+
+test: $(STAMP) $(NODE_STAMP)
 	$(BIN)/python -m pytest -q
 
+bench: build
+	$(BIN)/python -m benchmarks.web
+
 clean:
-	rm -rf dist $(VENV)
+	rm -rf dist $(VENV) node_modules

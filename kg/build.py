@@ -3,6 +3,7 @@
 The build writes dist/ (all files atomically):
   graph.ttl, graph.nt, graph.jsonld  everything merged (asserted + inferred)
   inferred.ttl                       only what the rules added
+  shapes.ttl                         the SHACL shapes, rebased
   dataset.nq                         the same triples in named graphs
                                      <base>graph/ontology, /data, /inferred
 The store and the web app read dataset.nq; people read graph.ttl.
@@ -64,6 +65,8 @@ def write_dist(parts: Parts, dist: Path) -> dict:
     rdfio.atomic_write(dist / "graph.jsonld", rdfio.serialize(merged, "json-ld"))
     rdfio.atomic_write(dist / "inferred.ttl", rdfio.serialize(bind_all(parts.inferred), "turtle"))
     rdfio.atomic_write(dist / "dataset.nq", rdfio.serialize(dataset(parts), "nquads"))
+    shapes = rdfio.load_files([sources.shapes_file()], bind_all(Graph()))
+    rdfio.atomic_write(dist / "shapes.ttl", rdfio.serialize(shapes, "turtle"))
     manifest = {
         "base": settings().base,
         "built": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

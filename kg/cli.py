@@ -113,6 +113,21 @@ def cmd_stats(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from kg.config import settings
+
+    if not (settings().dist / "dataset.nq").exists():
+        raise KGError(f"no built graph in {settings().dist}: run `kg build` first")
+    import waitress
+
+    from webapp import create_app
+
+    app = create_app()
+    _out(f"Serving the Bukhara Deer Knowledge Graph on http://{args.host}:{args.port}/ (Ctrl-C to stop)")
+    waitress.serve(app, host=args.host, port=args.port, threads=args.threads, ident="bukhara-deer-kg")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="kg", description="Bukhara Deer Knowledge Graph")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -143,6 +158,11 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("stats", help="counts of measures, annex items, planning units ...")
     s.add_argument("--format", choices=["text", "json"], default="text")
     s.set_defaults(func=cmd_stats)
+    w = sub.add_parser("serve", help="serve the web browser and the SPARQL endpoint")
+    w.add_argument("--host", default="127.0.0.1")
+    w.add_argument("--port", type=int, default=5000)
+    w.add_argument("--threads", type=int, default=8, help="request threads (default 8)")
+    w.set_defaults(func=cmd_serve)
     return p
 
 

@@ -1,0 +1,96 @@
+"""Dumps of the whole graph and a VoID / DCAT description of the dataset."""
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, current_app, render_template, request, send_from_directory, url_for
+from rdflib import BNode, Graph, Literal, Namespace, URIRef
+from rdflib.namespace import DCAT, DCTERMS, RDF, XSD
+
+from kg import stats
+from webapp import conneg
+
+bp = Blueprint("downloads", __name__)
+VOID = Namespace("http://rdfs.org/ns/void#")
+
+DUMPS = {  # file in dist/ -> (media type, description)
+    "graph.ttl": ("text/turtle", "The whole graph (ontology, SKOS schemes, data, inferred), Turtle"),
+    "graph.nt": ("application/n-triples", "The whole graph, N-Triples"),
+    "graph.jsonld": ("application/ld+json", "The whole graph, JSON-LD"),
+    "dataset.nq": ("application/n-quads", "The same triples in named graphs (ontology, data, inferred), N-Quads"),
+    "inferred.ttl": ("text/turtle", "Only the inferred triples (SPARQL rules), Turtle"),
+    "shapes.ttl": ("text/turtle", "The SHACL shapes the data conforms to, Turtle"),
+}
+
+
+@bp.route("/download/")
+def index():
+    repo = current_app.extensions["kg"]
+    files = [(name, media, desc, (repo.dist / name).stat().st_size)
+             for name, (media, desc) in DUMPS.items() if (repo.dist / name).exists()]
+    return render_template("downloads.html", files=files)
+
+
+@bp.route("/download/<name>")
+def dump(name: str):
+    if name not in DUMPS:
+        abort(404)
+    repo = current_app.extensions["kg"]
+    media = DUMPS[name][0]
+    return send_from_directory(repo.dist, name, mimetype=media, as_attachment=False, max_age=300)
+
+
+@bp.route("/void")
+@bp.route("/.well-known/void")
+def void():
+    try:
+        media = conneg.choose(request, ["text/turtle", "application/ld+json", "application/n-triples"])
+    except conneg.NotAcceptable as e:
+        return Response(str(e) + "\n", status=406, mimetype="text/plain")
+    fmt = {"text/turtle": "turtle", "application/ld+json": "json-ld", "application/n-triples": "nt"}[media]
+    cache = current_app.extensions.setdefault("void_cache", {})
+    key = (request.host_url, fmt)  # the description names this server's endpoint and dump URLs
+    if key not in cache:
+        cache[key] = description().serialize(format=fmt, encoding="utf-8")
+    body = cache[key]
+    return Response(body, content_type=conneg.mimetype(media), headers={"Vary": "Accept", "Access-Control-Allow-Origin": "*"})
+
+
+def description() -> Graph:
+    """VoID + DCAT: size, class partitions, the endpoint, the dumps, provenance, licence."""
+    repo = current_app.extensions["kg"]
+    ds = URIRef(repo.base + "dataset")
+    g = Graph()
+    for p, ns in (("void", VOID), ("dcat", DCAT), ("dcterms", DCTERMS), ("xsd", XSD)):
+        g.bind(p, ns)
+    g.add((ds, RDF.type, VOID.Dataset))
+    g.add((ds, RDF.type, DCAT.Dataset))
+    g.add((ds, DCTERMS.title, Literal("Bukhara Deer Knowledge Graph", lang="en")))
+    g.add((ds, DCTERMS.description, Literal(
+        "The CMS Draft Work Programme for the Bukhara Deer (2025-2032), UNEP/CMS/BKD/MOS3/Doc.4, as RDF: "
+        "measures, Annex 1 range-wide items, planning units, sites, hotspots, countries, actors, priorities.", lang="en")))
+    g.add((ds, DCTERMS.license, URIRef("https://creativecommons.org/licenses/by/4.0/")))
+    g.add((ds, DCTERMS.source, URIRef(repo.base + "document/unep-cms-bkd-mos3-doc4")))
+    g.add((ds, VOID.uriSpace, Literal(repo.base)))
+    g.add((ds, VOID.vocabulary, URIRef(repo.base + "ontology#")))
+    counts = stats.counts(repo.store)
+    g.add((ds, VOID.triples, Literal(counts["triples"], datatype=XSD.integer)))
+    endpoint = URIRef(url_for("sparql.sparql", _external=True))
+    g.add((ds, VOID.sparqlEndpoint, endpoint))
+    service = BNode()
+    g.add((ds, DCAT.accessService, service))
+    g.add((service, RDF.type, DCAT.DataService))
+    g.add((service, DCAT.endpointURL, endpoint))
+    for name, (media, desc) in DUMPS.items():
+        url = URIRef(url_for("downloads.dump", name=name, _external=True))
+        g.add((ds, VOID.dataDump, url))
+        dist = BNode()
+        g.add((ds, DCAT.distribution, dist))
+        g.add((dist, RDF.type, DCAT.Distribution))
+        g.add((dist, DCAT.downloadURL, url))
+        g.add((dist, DCAT.mediaType, URIRef("https://www.iana.org/assignments/media-types/" + media)))
+        g.add((dist, DCTERMS.description, Literal(desc, lang="en")))
+    for row in repo.select("SELECT ?c (COUNT(DISTINCT ?x) AS ?n) WHERE { ?x a ?c FILTER(isIRI(?c)) } GROUP BY ?c"):
+        part = BNode()
+        g.add((ds, VOID.classPartition, part))
+        g.add((part, VOID["class"], URIRef(row["c"].value)))
+        g.add((part, VOID.entities, Literal(int(row["n"].value), datatype=XSD.integer)))
+    return g

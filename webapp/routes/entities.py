@@ -1,0 +1,39 @@
+"""Dereferenceable IRIs: every entity IRI under the base is served at the same path.
+Browsers get HTML; clients asking for Turtle, JSON-LD or N-Triples (Accept or
+?format=) get the entity's triples from the same URL (200, Vary: Accept; no 303)."""
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, current_app, render_template, request
+
+from kg.store import prefixes
+from webapp import conneg
+from webapp.describe import Describer
+
+bp = Blueprint("entities", __name__)
+
+
+def describer() -> Describer:
+    ext = current_app.extensions
+    if "describer" not in ext:
+        ext["describer"] = Describer(ext["kg"])
+    return ext["describer"]
+
+
+@bp.route("/<path:path>")
+def entity(path: str):
+    d = describer()
+    iri = d.repo.base + path
+    if not d.exists(iri):
+        abort(404)
+    try:
+        media = conneg.choose(request)
+    except conneg.NotAcceptable as e:
+        return Response(str(e) + "\n", status=406, mimetype="text/plain", headers={"Vary": "Accept"})
+    if media != "text/html":
+        triples = [t for t in d.repo.store.query(f"CONSTRUCT {{ <{iri}> ?p ?o }} WHERE {{ <{iri}> ?p ?o }}")]
+        body = conneg.serialize(triples, media, prefixes())
+        return Response(body, content_type=conneg.mimetype(media),
+                        headers={"Vary": "Accept", "Access-Control-Allow-Origin": "*"})
+    resp = Response(render_template("entity.html", e=d.describe(iri), path=path))
+    resp.headers["Vary"] = "Accept"
+    return resp

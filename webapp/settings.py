@@ -1,0 +1,19 @@
+"""Web settings from environment variables (documented in the README)."""
+from __future__ import annotations
+
+import os
+
+from kg.config import settings as kg_settings
+
+
+def load_settings() -> dict:
+    return {
+        "KG_DIST": str(kg_settings().dist),
+        "KG_BASE": kg_settings().base,
+        # SPARQL endpoint limits: a query is stopped after this many seconds, or when
+        # its serialized result grows past this many bytes.
+        "QUERY_TIMEOUT": float(os.environ.get("KG_QUERY_TIMEOUT", "10")),
+        "QUERY_MAX_BYTES": int(os.environ.get("KG_QUERY_MAX_BYTES", str(20 * 1024 * 1024))),
+        "QUERY_WORKERS": int(os.environ.get("KG_QUERY_WORKERS", "2")),
+        "JSON_SORT_KEYS": False,
+    }
