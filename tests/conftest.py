@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import os
-import re
+import signal
+import socket
 import subprocess
 import sys
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -46,3 +50,52 @@ def kg(dist):
 
 def source_text() -> str:
     return SOURCE.read_text(encoding="utf-8")
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def live_server(dist, tmp_path_factory):
+    """The real console script `kg serve` on a free port; yields its base URL."""
+    exe = Path(sys.executable).with_name("kg")
+    assert exe.exists(), f"console script {exe} not found: install the project (pip install -e .)"
+    port = _free_port()
+    log = tmp_path_factory.mktemp("server") / "serve.log"
+    env = {**os.environ, "KG_DIST": str(dist)}
+    with open(log, "wb") as out:
+        # Its own process group, so the SPARQL worker processes it starts go with it.
+        proc = subprocess.Popen([str(exe), "serve", "--host", "127.0.0.1", "--port", str(port)],
+                                cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"`kg serve` exited with {proc.returncode} before serving:\n{log.read_text()}")
+            try:
+                with urllib.request.urlopen(url + "/", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"`kg serve` did not answer on {url} within 30 s:\n{log.read_text()}")
+            time.sleep(0.1)
+        yield url
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+        try:  # anything left in the server's own process group (query workers)
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass

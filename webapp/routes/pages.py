@@ -148,6 +148,12 @@ def sparql_page():
                            prefixes=prefixes())
 
 
+@bp.route("/favicon.ico")
+def favicon():
+    return send_from_directory(Path(__file__).resolve().parents[1] / "static", "favicon.svg",
+                               mimetype="image/svg+xml", max_age=86400)
+
+
 @bp.route("/vendor/yasgui/<path:filename>")
 def yasgui_asset(filename: str):
     if not YASGUI_DIR.is_dir():

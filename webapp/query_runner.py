@@ -1,0 +1,438 @@
+"""Run SPARQL endpoint queries in a small pool of worker processes.
+
+Why processes: a query cannot be interrupted once Oxigraph is evaluating it (the
+work happens in Rust, outside the reach of Python signals or threads), so a
+runaway query on the public endpoint is stopped the only reliable way: its worker
+process is killed and a fresh one takes its place. The graph is small (it loads in
+about 10 ms), so every worker holds its own copy of the store.
+
+Lifecycle
+  * The pool is created lazily by the /sparql route on the first query (not at app
+    start, so apps that never serve a query, e.g. most tests, start no processes).
+    The constructor starts all `workers` processes at once and waits until each has
+    loaded the store; a broken dist/ therefore fails the first query loudly.
+  * Processes come from the "forkserver" start method (or "spawn" where there is
+    none), never a plain fork of the multi-threaded web server. The fork server
+    preloads this module, pyoxigraph and kg, so a replacement worker is ready in
+    a few tens of milliseconds.
+  * Each worker owns one duplex Pipe. Idle workers wait in a queue.Queue; a caller
+    takes one (waiting at most `timeout` seconds, else EndpointBusy), sends the
+    query, polls the pipe for at most `timeout` seconds and puts the worker back.
+    No lock is held while a query runs.
+  * On timeout (or a crash) the caller kills the worker and returns at once; a
+    background thread reaps it and starts a replacement, so the pool stays at size.
+  * close() (also registered with atexit) stops every worker.
+  * As with any spawn/forkserver process, a worker re-imports the server's main
+    module: `flask run`, gunicorn, `python -m ...` and pytest are fine; a script
+    must keep its start-up under `if __name__ == "__main__":`.
+
+Results are serialized in the worker by Oxigraph itself into a size-limited writer:
+a result that grows past `max_bytes` is stopped while it is being written, never
+buffered whole.
+"""
+from __future__ import annotations
+
+import atexit
+import multiprocessing
+import os
+import queue
+import re
+import signal
+import sys
+import threading
+import weakref
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyoxigraph as ox
+
+from kg.errors import BadInput, KGError
+
+# Public format names -> (Oxigraph format, media type sent back).
+RESULTS_FORMATS = {
+    "json": ("JSON", "application/sparql-results+json; charset=utf-8"),
+    "xml": ("XML", "application/sparql-results+xml; charset=utf-8"),
+    "csv": ("CSV", "text/csv; charset=utf-8"),
+    "tsv": ("TSV", "text/tab-separated-values; charset=utf-8"),
+}
+GRAPH_FORMATS = {
+    "turtle": ("TURTLE", "text/turtle; charset=utf-8"),
+    "jsonld": ("JSON_LD", "application/ld+json; charset=utf-8"),
+    "ntriples": ("N_TRIPLES", "application/n-triples; charset=utf-8"),
+}
+
+STARTUP_TIMEOUT = 60.0  # seconds a new worker may take to load the store
+
+
+class QueryTimeout(KGError):
+    """The query ran longer than the endpoint's time limit; its worker was killed."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"query stopped after {seconds:g} s (limit KG_QUERY_TIMEOUT)")
+        self.seconds = seconds
+
+
+class ResultTooLarge(KGError):
+    """The serialized result grew past the endpoint's size limit."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"result too large: over {limit} bytes (limit KG_QUERY_MAX_BYTES); "
+                         "add LIMIT or narrow the query")
+        self.limit = limit
+
+
+class EndpointBusy(KGError):
+    """Every worker stayed busy for the whole wait."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"endpoint busy: no query worker became free within {seconds:g} s; "
+                         "try again shortly")
+
+
+class UpdateRefused(BadInput):
+    """A SPARQL Update sent to the read-only endpoint."""
+
+    def __init__(self) -> None:
+        super().__init__("SPARQL Update is not allowed: this endpoint is read-only "
+                         "(the graph is rebuilt from its data files with `kg build`)")
+
+
+class ServiceRefused(BadInput):
+    """A federated query (SERVICE): the endpoint makes no outgoing requests."""
+
+    def __init__(self) -> None:
+        super().__init__("SERVICE (federated query) is not allowed: this endpoint "
+                         "does not call other endpoints")
+
+
+class WorkerFailed(KGError):
+    """A worker died or could not start; the message says why."""
+
+
+# ---------------------------------------------------------------------------
+# Cheap query-form detection (no parse): strip comments, strings and IRIs, skip
+# the PREFIX/BASE prologue and read the first keyword.
+
+_LEX = re.compile(r'''<[^<>"{}|^`\\\s]*>|"""(?:[^"\\]|\\.|"(?!""))*"""|\'\'\'(?:[^'\\]|\\.|'(?!''))*\'\'\''''
+                  r'''|"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'|\#[^\n]*''', re.S)
+_FIRST = re.compile(r"\s*(?:(?:PREFIX\s*[^\s:]*:\s*<>|BASE\s*<>)\s*)*([A-Za-z]+)", re.I)
+_SERVICE = re.compile(r"(?<![\w:?$])SERVICE\b(?!\s*:)", re.I)
+QUERY_FORMS = {"SELECT", "ASK", "CONSTRUCT", "DESCRIBE"}
+UPDATE_FORMS = {"INSERT", "DELETE", "LOAD", "CLEAR", "CREATE", "DROP", "COPY", "MOVE", "ADD", "WITH"}
+
+
+def _skeleton(sparql: str) -> str:
+    def repl(m: re.Match) -> str:
+        t = m.group(0)
+        return "<>" if t[0] == "<" else " " if t[0] == "#" else '""'
+    return _LEX.sub(repl, sparql)
+
+
+def query_form(sparql: str) -> str | None:
+    """SELECT, ASK, CONSTRUCT, DESCRIBE, UPDATE, or None when unrecognisable
+    (the parser will then report the syntax error)."""
+    m = _FIRST.match(_skeleton(sparql))
+    if not m:
+        return None
+    word = m.group(1).upper()
+    return word if word in QUERY_FORMS else "UPDATE" if word in UPDATE_FORMS else None
+
+
+def uses_service(sparql: str) -> bool:
+    return bool(_SERVICE.search(_skeleton(sparql)))
+
+
+# ---------------------------------------------------------------------------
+# Worker process side.
+
+class _TooLarge(Exception):
+    pass
+
+
+class _LimitedWriter:
+    """A binary sink for Oxigraph's serializers that refuses to grow past `limit`."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.buf = bytearray()
+
+    def write(self, data) -> int:
+        if len(self.buf) + len(data) > self.limit:
+            raise _TooLarge()
+        self.buf += data
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+
+def _die_with_parent() -> None:
+    """Linux: have the kernel kill this worker when the process that forked it (the
+    fork server) goes away, so a runaway query cannot outlive a web server that was
+    killed outright. The fork server exits when the web server does, but only once
+    no child holds its "alive" pipe; every child inherits that pipe (so that it
+    could start processes of its own, which a worker never does), so close it."""
+    try:
+        from multiprocessing import forkserver
+
+        fs = forkserver._forkserver
+        if fs._forkserver_alive_fd is not None:
+            os.close(fs._forkserver_alive_fd)
+            fs._forkserver_alive_fd = None
+    except (AttributeError, OSError):
+        pass
+    try:
+        import ctypes
+
+        parent = os.getppid()
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        if os.getppid() != parent:  # the fork server is already gone
+            os._exit(1)
+    except (OSError, AttributeError):
+        pass
+
+
+def _worker_main(conn, dist: str, base: str, pdeathsig: bool = False) -> None:
+    """Load the store, then answer requests on `conn` until None or EOF."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's business
+    if pdeathsig and sys.platform.startswith("linux"):
+        _die_with_parent()
+    os.environ["KG_BASE"] = base
+    os.environ["KG_DIST"] = dist
+    try:
+        from kg.config import settings
+        from kg.store import Store, prefixes, syntax_message
+
+        # Store.query has no dataset parameters (default-graph-uri, named-graph-uri),
+        # so the worker uses the Oxigraph store it wraps, with the same rebasing,
+        # prefixes and union default graph.
+        store = Store.open(Path(dist))._store
+        rebase, pfx = settings().rebase, prefixes()
+    except BaseException as e:  # noqa: BLE001 - reported to the parent
+        conn.send(("fail", f"query worker could not load the graph: {e}"))
+        return
+    conn.send(("ready", len(store)))
+    while True:
+        try:
+            req = conn.recv()
+        except (EOFError, OSError):
+            return
+        if req is None:
+            return
+        try:
+            reply = _execute(store, rebase, pfx, syntax_message, *req)
+        except BaseException as e:  # noqa: BLE001 - never let the worker die on a query
+            reply = ("error", f"query failed: {type(e).__name__}: {' '.join(str(e).split())[:300]}")
+        try:
+            conn.send(reply)
+        except (EOFError, OSError):
+            return
+
+
+def _execute(store, rebase, pfx, syntax_message, sparql, fmt, default_graph, named_graphs, max_bytes):
+    kwargs: dict = {"prefixes": pfx}
+    if default_graph is None:
+        kwargs["use_default_graph_as_union"] = True
+    else:
+        kwargs["default_graph"] = [ox.NamedNode(rebase(g)) for g in default_graph]
+    if named_graphs is not None:
+        kwargs["named_graphs"] = [ox.NamedNode(rebase(g)) for g in named_graphs]
+    try:
+        result = store.query(rebase(sparql), **kwargs)
+    except SyntaxError as e:
+        return ("bad", syntax_message(sparql, str(e)))
+    out = _LimitedWriter(max_bytes)
+    try:
+        if isinstance(result, (ox.QuerySolutions, ox.QueryBoolean)):
+            name, media = RESULTS_FORMATS.get(fmt, RESULTS_FORMATS["json"])
+            result.serialize(output=out, format=getattr(ox.QueryResultsFormat, name))
+        else:
+            name, media = GRAPH_FORMATS.get(fmt, GRAPH_FORMATS["turtle"])
+            ox.serialize(result, output=out, format=getattr(ox.RdfFormat, name),
+                         prefixes=pfx if name != "N_TRIPLES" else None)
+    except _TooLarge:
+        return ("big", max_bytes)
+    return ("ok", media, bytes(out.buf))
+
+
+# ---------------------------------------------------------------------------
+# Parent side.
+
+@dataclass(eq=False)
+class _Worker:
+    proc: multiprocessing.process.BaseProcess
+    conn: multiprocessing.connection.Connection
+
+
+def _context():
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload([__name__])  # only effective if the server isn't running yet
+        return ctx
+    return multiprocessing.get_context("spawn")
+
+
+class QueryRunner:
+    """A pool of worker processes answering read-only SPARQL queries with limits."""
+
+    def __init__(self, dist: Path, workers: int, timeout: float, max_bytes: int,
+                 base: str | None = None) -> None:
+        from kg.config import settings
+
+        self.dist = Path(dist)
+        self.size = max(1, int(workers))
+        self.timeout = float(timeout)
+        self.max_bytes = int(max_bytes)
+        self.base = base or settings().base
+        self._ctx = _context()
+        self._idle: queue.Queue[_Worker] = queue.Queue()
+        self._all: set[_Worker] = set()       # guarded by _lock (spawn/close only)
+        self._lock = threading.Lock()
+        self._closed = False
+        started = [self._start() for _ in range(self.size)]
+        try:
+            for w in started:
+                self._await_ready(w)
+                self._idle.put(w)
+        except BaseException:
+            self.close()
+            raise
+        ref = weakref.ref(self)
+        atexit.register(lambda: (r := ref()) is not None and r.close())
+
+    # -- lifecycle ----------------------------------------------------------
+    def _start(self) -> _Worker:
+        parent, child = self._ctx.Pipe(duplex=True)
+        # Only a fork-server child may use the parent-death signal: it fires when the
+        # forking *thread* ends, which under "spawn" is a short-lived request thread.
+        pdeathsig = self._ctx.get_start_method() == "forkserver"
+        proc = self._ctx.Process(target=_worker_main, args=(child, str(self.dist), self.base, pdeathsig),
+                                 name="kg-sparql-worker", daemon=True)
+        proc.start()
+        child.close()
+        w = _Worker(proc, parent)
+        with self._lock:
+            self._all.add(w)
+        return w
+
+    def _await_ready(self, w: _Worker) -> None:
+        try:
+            if not w.conn.poll(STARTUP_TIMEOUT):
+                raise WorkerFailed(f"query worker did not start within {STARTUP_TIMEOUT:g} s")
+            msg = w.conn.recv()
+        except (EOFError, OSError):
+            msg = ("fail", "query worker exited while starting (the server's main module must be "
+                           "import-safe: start it with `flask run`, gunicorn or `python -m`, or guard "
+                           "a script with `if __name__ == '__main__':`)")
+        except WorkerFailed:
+            self._discard(w)
+            raise
+        if msg[0] != "ready":
+            self._discard(w)
+            raise WorkerFailed(msg[1])
+
+    def _discard(self, w: _Worker) -> None:
+        """Kill a worker (if still running) and forget it."""
+        with self._lock:
+            self._all.discard(w)
+        try:
+            if w.proc.is_alive():
+                w.proc.kill()
+        except (OSError, ValueError, AttributeError):
+            pass
+        w.conn.close()
+
+    def _replace(self, w: _Worker) -> None:
+        """Kill `w` now; reap it and start its successor in the background."""
+        self._discard(w)
+
+        def work() -> None:
+            w.proc.join(5)
+            if self._closed:
+                return
+            try:
+                new = self._start()
+                self._await_ready(new)
+            except Exception:  # noqa: BLE001 - the pool just runs one short
+                return
+            if self._closed:
+                self._discard(new)
+            else:
+                self._idle.put(new)
+
+        threading.Thread(target=work, name="kg-sparql-respawn", daemon=True).start()
+
+    def close(self) -> None:
+        """Stop every worker. Safe to call more than once."""
+        if self._closed:
+            return
+        self._closed = True
+        with self._lock:
+            workers = list(self._all)
+            self._all.clear()
+        idle = set()
+        while True:
+            try:
+                idle.add(id(self._idle.get_nowait()))
+            except queue.Empty:
+                break
+        for w in workers:
+            if id(w) in idle:
+                try:
+                    w.conn.send(None)
+                except (OSError, ValueError):
+                    pass
+        for w in workers:
+            if id(w) in idle:
+                w.proc.join(0.5)
+            if w.proc.is_alive():
+                w.proc.kill()
+                w.proc.join(1)
+            w.conn.close()
+
+    # -- queries --------------------------------------------------------------
+    def run(self, sparql: str, result_format: str, default_graph: list[str] | None = None,
+            named_graphs: list[str] | None = None) -> tuple[str, bytes]:
+        """Answer a query: (media type, body). `result_format` is a key of
+        RESULTS_FORMATS or GRAPH_FORMATS; when it does not fit the query form the
+        default of that form is used (JSON results, Turtle graphs)."""
+        if self._closed:
+            raise WorkerFailed("the query pool is closed")
+        form = query_form(sparql)
+        if form == "UPDATE":
+            raise UpdateRefused()
+        if uses_service(sparql):
+            raise ServiceRefused()
+        for name, iris in (("default-graph-uri", default_graph), ("named-graph-uri", named_graphs)):
+            for iri in iris or ():
+                try:
+                    ox.NamedNode(iri)
+                except ValueError:
+                    raise BadInput(f"{name} is not an absolute IRI: {iri!r}") from None
+        try:
+            w = self._idle.get(timeout=self.timeout)
+        except queue.Empty:
+            raise EndpointBusy(self.timeout) from None
+        try:
+            w.conn.send((sparql, result_format, default_graph, named_graphs, self.max_bytes))
+            if not w.conn.poll(self.timeout):
+                self._replace(w)
+                raise QueryTimeout(self.timeout)
+            reply = w.conn.recv()
+        except QueryTimeout:
+            raise
+        except (EOFError, OSError):
+            self._replace(w)
+            raise WorkerFailed("the query worker stopped unexpectedly; try again") from None
+        except BaseException:
+            self._replace(w)  # interrupted mid-query: the worker's state is unknown
+            raise
+        self._idle.put(w)
+        kind = reply[0]
+        if kind == "ok":
+            return reply[1], reply[2]
+        if kind == "bad":
+            raise BadInput(reply[1])
+        if kind == "big":
+            raise ResultTooLarge(reply[1])
+        raise WorkerFailed(reply[1])
