@@ -4,8 +4,9 @@ The build writes dist/ (all files atomically):
   graph.ttl, graph.nt, graph.jsonld  everything merged (asserted + inferred)
   inferred.ttl                       only what the rules added
   shapes.ttl                         the SHACL shapes, rebased
-  dataset.nq                         the same triples in named graphs
-                                     <base>graph/ontology, /data, /inferred
+  dataset.nq                         the same triples in named graphs: <base>graph/ontology,
+                                     graph/data, graph/changesets (provenance),
+                                     changeset/<id> (one per active change set), graph/inferred
 The store and the web app read dataset.nq; people read graph.ttl.
 """
 from __future__ import annotations
@@ -27,32 +28,61 @@ class Parts:
     ontology: Graph
     data: Graph
     inferred: Graph = field(default_factory=Graph)
+    provenance: Graph = field(default_factory=Graph)              # every change set's metadata
+    changesets: dict[str, Graph] = field(default_factory=dict)    # active change sets, in order
+
+    def graphs(self) -> list[tuple[str, Graph]]:
+        """(named graph local name, graph) of every part, as the dataset holds them."""
+        return [("graph/ontology", self.ontology), ("graph/data", self.data),
+                ("graph/changesets", self.provenance),
+                *((f"changeset/{cs}", g) for cs, g in self.changesets.items()),
+                ("graph/inferred", self.inferred)]
 
     def merged(self) -> Graph:
         g = bind_all(Graph())
-        for part in (self.ontology, self.data, self.inferred):
+        for _, part in self.graphs():
             for t in part:
                 g.add(t)
         return g
 
 
-def graph_iri(name: str) -> URIRef:
-    return URIRef(f"{settings().base}graph/{name}")
-
-
-def load_parts(extra_data: list[Path] | None = None, infer: bool = True) -> Parts:
+def load_parts(extra_data: list[Path] | None = None, infer: bool = True,
+               extra_changesets: list[Path] | None = None) -> Parts:
     ontology = rdfio.load_files(sources.ontology_files(), bind_all(Graph()))
     data = rdfio.load_files([*sources.data_files(), *(extra_data or [])], bind_all(Graph()))
     parts = Parts(ontology, data)
+    apply_changesets(parts, [*sources.changeset_files(), *(extra_changesets or [])])
     if infer:
         parts.inferred = rules.infer(parts.merged())
     return parts
 
 
+def apply_changesets(parts: Parts, paths: list[Path]) -> None:
+    """Layer the change sets on the shipped data, in id order. A reverted change set
+    (and a revert itself) contributes only its provenance; a --replace first takes
+    its replaced facts out of the data and of earlier change sets."""
+    from kg.changes import layers
+
+    loaded = list(layers(paths))
+    reverted = {rev for *_, rev in loaded if rev}
+    for cs_id, meta, added, removed, reverts in loaded:
+        for t in meta:
+            parts.provenance.add(t)
+        if cs_id in reverted or reverts:
+            continue
+        for t in removed:
+            parts.data.remove(t)
+            for g in parts.changesets.values():
+                g.remove(t)
+        parts.changesets[cs_id] = bind_all(Graph())
+        for t in added:
+            parts.changesets[cs_id].add(t)
+
+
 def dataset(parts: Parts) -> Dataset:
     ds = Dataset()
-    for name, part in (("ontology", parts.ontology), ("data", parts.data), ("inferred", parts.inferred)):
-        target = ds.graph(graph_iri(name))
+    for name, part in parts.graphs():
+        target = ds.graph(URIRef(settings().base + name))
         for t in part:
             target.add(t)
     return ds
@@ -71,7 +101,9 @@ def write_dist(parts: Parts, dist: Path) -> dict:
         "base": settings().base,
         "built": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "triples": {"ontology": len(parts.ontology), "data": len(parts.data),
+                    "changesets": sum(len(g) for g in parts.changesets.values()),
                     "inferred": len(parts.inferred), "total": len(merged)},
+        "changesets": list(parts.changesets),
     }
     rdfio.atomic_write(dist / "build.json", json.dumps(manifest, indent=2).encode())
     return manifest

@@ -113,6 +113,63 @@ def cmd_stats(args: argparse.Namespace) -> int:
     return 0
 
 
+def _addition(args: argparse.Namespace):
+    from kg import changes
+
+    if args.file == "-":
+        return changes.parse_input(text=sys.stdin.read(), fmt=args.format or "turtle", name="stdin")
+    return changes.parse_input(Path(args.file), fmt=args.format)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from kg import changes
+
+    result = changes.check(_addition(args), replace=args.replace)
+    _out(result.text())
+    return 0 if result.conforms else 1
+
+
+def cmd_add(args: argparse.Namespace) -> int:
+    from kg import changes
+
+    try:
+        cs, result = changes.add(_addition(args), by=args.by, source=args.source, replace=args.replace)
+    except changes.Rejected as e:
+        _out(e.result.text())
+        raise
+    if result.report.findings or result.changes:
+        _out(result.text())
+    _out(f"accepted change set {cs.id}: {cs.added} triples added, {cs.removed} replaced, by {cs.by} "
+         f"({cs.path})")
+    return 0
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    from kg import changes
+
+    sets = changes.history()
+    if args.format == "json":
+        _out(json.dumps([{"id": c.id, "by": c.by, "time": c.time, "source": c.source, "added": c.added,
+                          "removed": c.removed, "reverts": c.reverts, "reverted_by": c.reverted_by}
+                         for c in sets], indent=2))
+        return 0
+    if not sets:
+        _out("no change sets yet")
+    for c in sets:
+        state = (f"reverts {c.reverts}" if c.reverts else
+                 f"reverted by {c.reverted_by}" if c.reverted_by else f"+{c.added} -{c.removed}")
+        _out(f"{c.id}  {c.time}  {c.by:16}  {state:32}  {c.source}")
+    return 0
+
+
+def cmd_revert(args: argparse.Namespace) -> int:
+    from kg import changes
+
+    cs = changes.revert(args.id, by=args.by, source=args.source)
+    _out(f"reverted {cs.reverts}: recorded as change set {cs.id} ({cs.path})")
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from kg.config import settings
 
@@ -125,6 +182,37 @@ def cmd_serve(args: argparse.Namespace) -> int:
     app = create_app()
     _out(f"Serving the Bukhara Deer Knowledge Graph on http://{args.host}:{args.port}/ (Ctrl-C to stop)")
     waitress.serve(app, host=args.host, port=args.port, threads=args.threads, ident="bukhara-deer-kg")
+    return 0
+
+
+def cmd_steward(args: argparse.Namespace) -> int:
+    """Steward accounts for the web page /steward (kg.stewards; file: $KG_STEWARDS)."""
+    import getpass
+    import os
+
+    from kg import stewards
+
+    path = stewards.accounts_path()
+    if args.action != "list" and not args.name:
+        raise KGError(f"kg steward {args.action} needs a NAME")
+    if args.action == "list":
+        names = sorted(stewards.load())
+        _out("\n".join(names) if names else f"no steward accounts in {path}")
+        return 0
+    if args.action == "remove":
+        stewards.remove(args.name)
+        _out(f"removed steward {args.name} from {path}")
+        return 0
+    stewards.check_name(args.name)
+    password = os.environ.get("KG_STEWARD_PASSWORD")
+    if password is None:
+        if not sys.stdin.isatty():
+            raise KGError("no terminal to ask for the password: set KG_STEWARD_PASSWORD")
+        password = getpass.getpass(f"Password for {args.name}: ")
+        if getpass.getpass("Again: ") != password:
+            raise KGError("the passwords differ; nothing written")
+    new = stewards.add(args.name, password)
+    _out(f"{'added' if new else 'changed the password of'} steward {args.name.strip()} in {path} (mode 0600)")
     return 0
 
 
@@ -158,11 +246,38 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("stats", help="counts of measures, annex items, planning units ...")
     s.add_argument("--format", choices=["text", "json"], default="text")
     s.set_defaults(func=cmd_stats)
+    for name, helptext in (("check", "validate an addition against the live graph without writing"),
+                           ("add", "validate an addition and, if it conforms, record it as a change set")):
+        c = sub.add_parser(name, help=helptext)
+        c.add_argument("file", metavar="FILE", help="Turtle (.ttl), JSON-LD (.jsonld) or CSV (.csv) file; - for stdin")
+        c.add_argument("--format", choices=["turtle", "json-ld", "csv"], help="override the file type")
+        c.add_argument("--replace", action="store_true", help="allow the addition to replace existing values")
+        if name == "add":
+            c.add_argument("--by", required=True, metavar="NAME", help="who adds it")
+            c.add_argument("--source", required=True, metavar="TEXT", help="where the facts come from, or why")
+        c.set_defaults(func=cmd_check if name == "check" else cmd_add)
+
+    h = sub.add_parser("history", help="list change sets, oldest first")
+    h.add_argument("--format", choices=["text", "json"], default="text")
+    h.set_defaults(func=cmd_history)
+
+    r = sub.add_parser("revert", help="take a change set back (recorded as a change set itself)")
+    r.add_argument("id", metavar="ID", help="a change set id from `kg history`, or `latest`")
+    r.add_argument("--by", required=True, metavar="NAME")
+    r.add_argument("--source", required=True, metavar="TEXT", help="why it is taken back")
+    r.set_defaults(func=cmd_revert)
+
     w = sub.add_parser("serve", help="serve the web browser and the SPARQL endpoint")
     w.add_argument("--host", default="127.0.0.1")
     w.add_argument("--port", type=int, default=5000)
     w.add_argument("--threads", type=int, default=8, help="request threads (default 8)")
     w.set_defaults(func=cmd_serve)
+
+    st = sub.add_parser("steward", help="manage the steward accounts of the web page /steward ($KG_STEWARDS)")
+    st.add_argument("action", choices=["add", "remove", "list"],
+                    help="add (or change the password of) NAME; remove NAME; list the names")
+    st.add_argument("name", nargs="?", metavar="NAME")
+    st.set_defaults(func=cmd_steward)
     return p
 
 

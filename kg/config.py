@@ -4,6 +4,8 @@ KG_BASE  base IRI of every entity and of the ontology (default
          https://w3id.org/bukhara-deer/). The Turtle files always use the
          default; loading rewrites it, so one setting moves the whole graph.
 KG_DIST  directory the build writes to and the store reads from (default dist/).
+KG_ADDITIONS  directory of accepted change sets (default data/additions/).
+KG_MAX_ADDITION_BYTES  largest change-set file accepted (default 5 MB).
 """
 from __future__ import annotations
 
@@ -20,6 +22,8 @@ class Settings:
     base: str
     root: Path
     dist: Path
+    additions: Path
+    max_addition_bytes: int
 
     @property
     def ontology_dir(self) -> Path:
@@ -52,4 +56,6 @@ def settings() -> Settings:
     if not base.endswith(("/", "#")):
         base += "/"
     dist = Path(os.environ.get("KG_DIST", ROOT / "dist"))
-    return Settings(base=base, root=ROOT, dist=dist)
+    additions = Path(os.environ.get("KG_ADDITIONS", ROOT / "data" / "additions"))
+    max_bytes = int(os.environ.get("KG_MAX_ADDITION_BYTES", str(5 * 1024 * 1024)))
+    return Settings(base=base, root=ROOT, dist=dist, additions=additions, max_addition_bytes=max_bytes)

@@ -46,7 +46,17 @@ def read_text(path: Path) -> str:
 
 
 def _syntax_message(err: Exception) -> str:
-    """rdflib's messages span lines and repeat the input; keep what and where."""
+    """rdflib's messages span lines and repeat the input; keep what and where
+    (line and column)."""
+    src, pos = getattr(err, "_str", None), getattr(err, "_i", None)
+    why = getattr(err, "_why", None)
+    if isinstance(src, (bytes, str)) and isinstance(pos, int) and why:
+        nl = b"\n" if isinstance(src, bytes) else "\n"
+        line = src.count(nl, 0, pos) + 1
+        col = pos - (src.rfind(nl, 0, pos) + 1) + 1
+        return f"line {line}, column {col}: {why}"
+    if hasattr(err, "lineno") and hasattr(err, "colno"):  # JSON-LD: json.JSONDecodeError
+        return f"line {err.lineno}, column {err.colno}: {getattr(err, 'msg', err)}"
     msg = str(err)
     line = re.search(r"at line (\d+)", msg)
     reason = re.search(r"Bad syntax \((.*?)\)", msg, re.S)

@@ -17,3 +17,9 @@ def data_files() -> list[Path]:
 
 def shapes_file() -> Path:
     return settings().ontology_dir / "shapes.ttl"
+
+
+def changeset_files() -> list[Path]:
+    """Accepted change sets, in id (= time) order."""
+    d = settings().additions
+    return sorted(d.glob("*.trig")) if d.is_dir() else []

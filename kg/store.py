@@ -50,6 +50,11 @@ class Store:
         store.bulk_load(path=str(path), format=ox.RdfFormat.N_QUADS)
         return cls(store)
 
+    @property
+    def ox(self) -> ox.Store:
+        """The underlying Oxigraph store, for index lookups that need no SPARQL text."""
+        return self._store
+
     def __len__(self) -> int:
         return len(self._store)
 

@@ -37,6 +37,21 @@ class Finding:
     shape: str | None      # IRI of the named shape (for inline property shapes: their node shape)
 
 
+def compact_iri(s: str | None) -> str:
+    """An IRI shortened with the project's prefixes for reports. The longest matching
+    namespace wins; local names may contain "/" (bkdi:measure/2.10): this is a
+    report for people, not Turtle."""
+    if s is None:
+        return "-"
+    if s.startswith("^"):
+        return "^" + compact_iri(s[1:])
+    namespaces = sorted(((str(ns), p) for p, ns in bind_all(Graph()).namespaces()), key=lambda x: -len(x[0]))
+    for ns, prefix in namespaces:
+        if s.startswith(ns) and len(s) > len(ns):
+            return f"{prefix}:{s[len(ns):]}"
+    return s if s.startswith("_:") else f"<{s}>"
+
+
 @dataclass
 class Report:
     findings: list[Finding]
@@ -59,21 +74,7 @@ class Report:
     def text(self) -> str:
         """Findings grouped by focus node (worst first), IRIs compacted with the project's
         prefixes; the last line is the summary."""
-        # Longest matching namespace wins; local names may contain "/" (bkdi:measure/2.10):
-        # this is a report for people, not Turtle.
-        namespaces = sorted(((str(ns), p) for p, ns in bind_all(Graph()).namespaces()),
-                            key=lambda x: -len(x[0]))
-
-        def compact(s: str | None) -> str:
-            if s is None:
-                return "-"
-            if s.startswith("^"):
-                return "^" + compact(s[1:])
-            for ns, prefix in namespaces:
-                if s.startswith(ns) and len(s) > len(ns):
-                    return f"{prefix}:{s[len(ns):]}"
-            return s if s.startswith("_:") else f"<{s}>"
-
+        compact = compact_iri
         lines: list[str] = []
         by_focus: dict[str, list[Finding]] = {}
         for f in self.findings:

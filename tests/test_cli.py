@@ -104,7 +104,7 @@ def test_bad_input_is_one_clear_line(kg, args, pattern):
 
 
 @pytest.mark.parametrize("content, pattern", [
-    (b"@prefix ex: <http://e/> .\nex:a ex:b \"open .\n", r"syntax error: line 2"),
+    (b"@prefix ex: <http://e/> .\nex:a ex:b \"open .\n", r"syntax error: line 2, column \d+"),
     (b"", r"empty file"),
     (b"\x89PNG\x00\x00binary", r"binary file"),
     (b"\xff\xfe\x00a", r"binary file|not UTF-8"),

@@ -13,17 +13,35 @@ from flask import Flask
 from webapp.settings import load_settings
 
 
+# app.extensions entries derived from the graph; dropped when the graph changes
+DERIVED = ("actions", "page_cache", "describer", "void_cache")
+
+
+def reload_graph(app: Flask) -> None:
+    """Swap in the rebuilt graph after a change set was accepted or reverted: a new
+    store from dist/, fresh caches, and fresh SPARQL workers (they load dist/ at start).
+    Requests in flight keep the objects they already hold."""
+    from webapp.repository import Repository
+
+    app.extensions["kg"] = Repository.load(Path(app.config["KG_DIST"]))
+    for key in DERIVED:
+        app.extensions.pop(key, None)
+    runner = app.extensions.pop("query_runner", None)
+    if runner is not None:
+        runner.close()
+
+
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the app. `config` overrides settings (tests use it for limits and paths)."""
     from webapp import errors
     from webapp.repository import Repository
-    from webapp.routes import downloads, entities, pages, sparql
+    from webapp.routes import downloads, entities, pages, sparql, steward
 
     app = Flask(__name__)
     app.config.update(load_settings())
     app.config.update(config or {})
     app.extensions["kg"] = Repository.load(Path(app.config["KG_DIST"]))
-    for module in (pages, downloads, sparql, entities):  # entities last: it catches IRI paths
+    for module in (pages, downloads, sparql, steward, entities):  # entities last: it catches IRI paths
         app.register_blueprint(module.bp)
     errors.register(app)
 

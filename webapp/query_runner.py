@@ -206,7 +206,7 @@ def _worker_main(conn, dist: str, base: str, pdeathsig: bool = False) -> None:
         # Store.query has no dataset parameters (default-graph-uri, named-graph-uri),
         # so the worker uses the Oxigraph store it wraps, with the same rebasing,
         # prefixes and union default graph.
-        store = Store.open(Path(dist))._store
+        store = Store.open(Path(dist)).ox
         rebase, pfx = settings().rebase, prefixes()
     except BaseException as e:  # noqa: BLE001 - reported to the parent
         conn.send(("fail", f"query worker could not load the graph: {e}"))

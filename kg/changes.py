@@ -1,0 +1,346 @@
+"""Change sets: check an addition against the live graph, accept it safely, keep its
+history, take it back.
+
+An accepted change set is one TriG file in data/additions/ (KG_ADDITIONS): its
+provenance (PROV-O: agent, time, source, id) in the default graph and its triples in
+the named graph <base>changeset/<id>; with --replace, the facts it replaces in
+<base>changeset/<id>/removed. A revert is a change set too (bkd:reverts). The shipped
+data stays the base; the build layers the active change sets on top, in id order.
+
+Writes are safe: one process at a time holds an exclusive lock on the additions
+directory; the new dist/ is fully written to a staging directory before the change
+set's file is renamed into place (the commit point); only then are the staged files
+renamed into dist/. A failure before the commit leaves everything as it was.
+"""
+from __future__ import annotations
+
+import fcntl
+import os
+import re
+import secrets
+import shutil
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+from rdflib import Dataset, Graph, Literal, URIRef
+from rdflib.namespace import DCTERMS, PROV, RDF, RDFS, XSD
+
+from kg import rdfio
+from kg.config import settings
+from kg.errors import BadInput, KGError
+from kg.namespaces import bind_all, bkd
+from kg.validate import Report, compact_iri
+
+INPUT_FORMATS = {".ttl": "turtle", ".jsonld": "json-ld", ".json": "json-ld", ".csv": "csv"}
+
+
+class Rejected(KGError):
+    """The addition does not conform: nothing was written (exit code 1)."""
+
+    exit_code = 1
+
+    def __init__(self, result: "CheckResult") -> None:
+        super().__init__(f"change set refused: {result.report.summary()} (nothing written)")
+        self.result = result
+
+
+@dataclass
+class Change:
+    """An existing single-valued fact that the addition gives another value."""
+    subject: str
+    predicate: str
+    old: str
+    new: str
+
+
+@dataclass
+class CheckResult:
+    report: Report
+    changes: list[Change] = field(default_factory=list)
+    removed: Graph = field(default_factory=Graph)  # the facts a --replace takes out
+
+    @property
+    def conforms(self) -> bool:
+        return self.report.conforms
+
+    def text(self) -> str:
+        lines = [self.report.text()]
+        if self.changes:
+            lines.append("Changed values (diff):")
+            for c in self.changes:
+                old, new = (compact_iri(v) if v.startswith(("http://", "https://")) else repr(v)
+                            for v in (c.old, c.new))
+                lines.append(f"  {compact_iri(c.subject)} {compact_iri(c.predicate)}\n    - {old}\n    + {new}")
+        return "\n".join(lines)
+
+
+@dataclass
+class ChangeSet:
+    id: str
+    by: str
+    time: str
+    source: str
+    added: int
+    removed: int
+    reverts: str | None
+    path: Path
+    reverted_by: str | None = None
+
+    @property
+    def iri(self) -> str:
+        return changeset_iri(self.id)
+
+
+def changeset_iri(cs_id: str) -> str:
+    return f"{settings().base}changeset/{cs_id}"
+
+
+def agent_iri(name: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "anonymous"
+    return f"{settings().base}steward/{slug}"
+
+
+# ---------------------------------------------------------------------------------
+# Reading an addition
+# ---------------------------------------------------------------------------------
+
+def parse_input(path: Path | None = None, *, text: str | None = None, fmt: str | None = None,
+                name: str | None = None) -> Graph:
+    """A proposed addition from a file (Turtle, JSON-LD or CSV by extension) or from
+    text (with fmt = turtle | json-ld | csv). Bad input raises BadInput, naming the
+    problem precisely (size, encoding, syntax with line, CSV columns)."""
+    limit = settings().max_addition_bytes
+    if path is not None:
+        path = Path(path)
+        name = name or str(path)
+        fmt = fmt or INPUT_FORMATS.get(path.suffix.lower())
+        if fmt is None:
+            raise BadInput(f"{name}: unknown file type '{path.suffix}' (use .ttl, .jsonld or .csv)")
+        try:
+            size = path.stat().st_size
+        except FileNotFoundError:
+            raise BadInput(f"{name}: no such file") from None
+        if size > limit:
+            raise BadInput(f"{name}: {size:,} bytes is over the limit of {limit:,} bytes (KG_MAX_ADDITION_BYTES)")
+        text = rdfio.read_text(path)
+    else:
+        name = name or "input"
+        if text is None or not text.strip():
+            raise BadInput(f"{name}: empty input")
+        if len(text.encode("utf-8")) > limit:
+            raise BadInput(f"{name}: over the limit of {limit:,} bytes (KG_MAX_ADDITION_BYTES)")
+        if "\x00" in text:
+            raise BadInput(f"{name}: binary data, expected UTF-8 text")
+    if fmt == "csv":
+        from kg.csv_import import csv_to_graph
+
+        return csv_to_graph(text, name)
+    if fmt not in ("turtle", "json-ld"):
+        raise BadInput(f"{name}: unknown format '{fmt}' (use turtle, json-ld or csv)")
+    g = rdfio.parse_into(bind_all(Graph()), text, fmt, name)
+    if len(g) == 0:
+        raise BadInput(f"{name}: no triples in the input")
+    return g
+
+
+# ---------------------------------------------------------------------------------
+# Checking
+# ---------------------------------------------------------------------------------
+
+def check(addition: Graph, *, replace: bool = False, store=None) -> CheckResult:
+    """Validate the addition merged with the current graph, incrementally: only the
+    addition's entities and what they reference are validated (kg.incremental)."""
+    from kg.incremental import check_addition
+    from kg.store import Store
+
+    store = store or Store.open()
+    return check_addition(addition, store, replace=replace)
+
+
+# ---------------------------------------------------------------------------------
+# Accepting, history, revert
+# ---------------------------------------------------------------------------------
+
+@contextmanager
+def locked() -> Iterator[None]:
+    """One writer at a time, across processes: an exclusive flock on the additions
+    directory's lock file. Waiting writers are served in turn; none is lost."""
+    d = settings().additions
+    d.mkdir(parents=True, exist_ok=True)
+    with open(d / ".lock", "a+") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def new_id() -> str:
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + secrets.token_hex(3)
+
+
+def add(addition: Graph, *, by: str, source: str, replace: bool = False) -> tuple[ChangeSet, CheckResult]:
+    """Check and, if the addition conforms, record it and rebuild dist/. Raises
+    Rejected (nothing written) when it does not conform."""
+    _require(by, "--by NAME (who adds this)")
+    _require(source, "--source TEXT (where the facts come from, or why)")
+    with locked():
+        from kg.store import Store
+
+        store = Store.open() if (settings().dist / "dataset.nq").exists() else _fresh_store()
+        result = check(addition, replace=replace, store=store)
+        if not result.conforms:
+            raise Rejected(result)
+        cs = _commit(addition, result.removed, by=by, source=source, reverts=None)
+    return cs, result
+
+
+def revert(cs_id: str, *, by: str, source: str) -> ChangeSet:
+    """Take back an active change set (or "latest") by recording a revert change set."""
+    _require(by, "--by NAME")
+    _require(source, "--source TEXT (why it is taken back)")
+    with locked():
+        sets = {c.id: c for c in history()}
+        if cs_id == "latest":  # the most recent change set still in effect
+            active = [c.id for c in sets.values() if not c.reverts and not c.reverted_by]
+            if not active:
+                raise BadInput("no change set in effect to revert")
+            cs_id = active[-1]
+        if cs_id not in sets:
+            close = ", ".join(sorted(sets)[-5:]) or "none yet"
+            raise BadInput(f"no change set '{cs_id}' (latest: {close})")
+        target = sets[cs_id]
+        if target.reverts:
+            raise BadInput(f"{cs_id} is itself a revert (of {target.reverts}); add the change again instead")
+        if target.reverted_by:
+            raise BadInput(f"{cs_id} was already reverted by {target.reverted_by}")
+        return _commit(Graph(), Graph(), by=by, source=source, reverts=cs_id)
+
+
+def history() -> list[ChangeSet]:
+    """Every recorded change set, oldest first, with which ones were reverted."""
+    d = settings().additions
+    sets = [_read_meta(p) for p in sorted(d.glob("*.trig"))] if d.is_dir() else []
+    by_id = {c.id: c for c in sets}
+    for c in sets:
+        if c.reverts and c.reverts in by_id:
+            by_id[c.reverts].reverted_by = c.id
+    return sets
+
+
+def _require(value: str, what: str) -> None:
+    if not value or not value.strip():
+        raise BadInput(f"missing {what}")
+
+
+def _fresh_store():
+    from kg import build
+    from kg.store import Store
+
+    import pyoxigraph as ox
+
+    st = ox.Store()
+    data = rdfio.serialize(build.dataset(build.load_parts()), "nquads")
+    st.load(data, ox.RdfFormat.N_QUADS)
+    return Store(st)
+
+
+def _commit(addition: Graph, removed: Graph, *, by: str, source: str, reverts: str | None) -> ChangeSet:
+    from kg import build
+
+    s = settings()
+    cs_id = new_id()
+    path = s.additions / f"{cs_id}.trig"
+    text = _trig(cs_id, addition, removed, by=by, source=source, reverts=reverts)
+    staging = s.dist.parent / f".{s.dist.name}.staging-{cs_id}"
+    try:
+        # 1. the new dist/, complete, in a staging directory (the file is not in place yet)
+        tmp_file = staging / "changeset.trig"
+        rdfio.atomic_write(tmp_file, text.encode("utf-8"))
+        parts = build.load_parts(extra_changesets=[tmp_file])
+        build.write_dist(parts, staging)
+        tmp_file.unlink()
+        # 2. commit point: the change set's file appears atomically
+        rdfio.atomic_write(path, text.encode("utf-8"))
+        # 3. the staged dist files replace the old ones, one rename each
+        s.dist.mkdir(parents=True, exist_ok=True)
+        for f in staging.iterdir():
+            os.replace(f, s.dist / f.name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return _read_meta(path)
+
+
+def _trig(cs_id: str, addition: Graph, removed: Graph, *, by: str, source: str, reverts: str | None) -> str:
+    ds = Dataset()
+    for prefix, ns in bind_all(Graph()).namespaces():
+        ds.bind(prefix, ns)
+    cs, agent, B = URIRef(changeset_iri(cs_id)), URIRef(agent_iri(by)), bkd()
+    meta = ds.default_graph
+    now = Literal(time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), datatype=XSD.dateTime)
+    meta.add((cs, RDF.type, B.ChangeSet))
+    meta.add((cs, RDFS.label, Literal(f"Change set {cs_id}", lang="en")))
+    meta.add((cs, DCTERMS.identifier, Literal(cs_id)))
+    meta.add((cs, PROV.wasAttributedTo, agent))
+    meta.add((cs, PROV.generatedAtTime, now))
+    meta.add((cs, DCTERMS.source, Literal(source.strip())))
+    meta.add((cs, B.addedTriples, Literal(len(addition), datatype=XSD.integer)))
+    meta.add((cs, B.removedTriples, Literal(len(removed), datatype=XSD.integer)))
+    if reverts:
+        meta.add((cs, B.reverts, URIRef(changeset_iri(reverts))))
+    meta.add((agent, RDF.type, B.Steward))
+    meta.add((agent, RDFS.label, Literal(by.strip())))
+    g = ds.graph(cs)
+    for t in addition:
+        g.add(t)
+    if len(removed):
+        r = ds.graph(URIRef(changeset_iri(cs_id) + "/removed"))
+        for t in removed:
+            r.add(t)
+    body = ds.serialize(format="trig")
+    header = (f"# Change set {cs_id}, accepted by {by.strip()} at {now}.\n"
+              f"# Source: {' '.join(source.split())}\n"
+              + (f"# Reverts {reverts}.\n" if reverts else "")
+              + "# Written by `kg add` / `kg revert`: do not edit by hand.\n\n")
+    return header + body
+
+
+def _read_meta(path: Path) -> ChangeSet:
+    ds = load_trig(path)
+    B = bkd()
+    cs = next(ds.default_graph.subjects(RDF.type, B.ChangeSet), None)
+    if cs is None:
+        raise BadInput(f"{path}: not a change set (no bkd:ChangeSet in its default graph)")
+    meta = ds.default_graph
+    agent = meta.value(cs, PROV.wasAttributedTo)
+    reverts = meta.value(cs, B.reverts)
+    return ChangeSet(
+        id=str(meta.value(cs, DCTERMS.identifier)), by=str(meta.value(agent, RDFS.label) or agent),
+        time=str(meta.value(cs, PROV.generatedAtTime)), source=str(meta.value(cs, DCTERMS.source)),
+        added=int(meta.value(cs, B.addedTriples) or 0), removed=int(meta.value(cs, B.removedTriples) or 0),
+        reverts=str(reverts).rsplit("/", 1)[-1] if reverts else None, path=path)
+
+
+def load_trig(path: Path) -> Dataset:
+    ds = Dataset()
+    try:
+        ds.parse(data=settings().rebase(rdfio.read_text(path)), format="trig", publicID=settings().base)
+    except BadInput:
+        raise
+    except Exception as e:
+        raise BadInput(f"{path}: cannot read change set: {' '.join(str(e).split())[:200]}") from None
+    return ds
+
+
+def layers(paths: list[Path]) -> Iterator[tuple[str, Graph, Graph, Graph, str | None]]:
+    """For the build: (id, provenance, added, removed, reverts) of each change set file,
+    in id order."""
+    for p in sorted(paths, key=lambda p: p.name):
+        ds = load_trig(p)
+        meta = _read_meta(p)
+        cs = URIRef(changeset_iri(meta.id))
+        yield (meta.id, ds.default_graph, ds.graph(cs), ds.graph(URIRef(str(cs) + "/removed")),
+               meta.reverts)

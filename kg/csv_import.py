@@ -1,0 +1,329 @@
+"""CSV change sets: rows in the columns of `kg export measures`, turned into RDF.
+
+A steward can export the measures, edit or add rows in a spreadsheet and submit the
+file back (`kg check FILE.csv`, `kg add FILE.csv`). The contract:
+
+Columns. The header names columns of kg.export.COLUMNS, in any order, each at most
+once. kind, number, section and text are required; the others may be left out (a
+missing responsibility is then reported by the shapes, as for Turtle). Unknown or
+repeated columns are bad input, listing the expected columns and the wrong ones.
+
+Cells, per row (a row whose cells are all empty is skipped):
+  iri            empty: derived from kind and number (measure/10.1, annex1/7.1);
+                 otherwise used as given (the check refuses IRIs outside the base)
+  programme      a programme's label, title, notation or IRI; empty: the Work
+                 Programme 2025-2032
+  kind           measure | annex1
+  number         as printed, N.M (10.1)
+  section        the section's label as exported ("2.0 Lower Amu Darya (TKM, UZB)",
+                 "Annex 1 – 1.0 Maintain and restore habitat"), its number (2.0; an
+                 Annex 1 section for kind annex1) or its IRI
+  planning_unit  a planning unit's label (Upper Amu Darya) or IRI; may be empty
+  priority       as printed: 1, 2, 3 or a range such as 2-3 (bkd:priorityAsGiven, and
+                 bkd:priority links to each printed level); may be empty
+  responsibility as printed; actor types and their roles are read from it the way the
+                 data reads them: "X with advice by Y" makes Y advising, "X possibly
+                 facilitated by Y" makes Y facilitating, every other named type leads;
+                 names are the labels and alternative spellings of
+                 ontology/vocab/actor-types.ttl
+  actor_types    optional cross-check: the actor types' preferred labels separated by
+                 "; "; if given, they must be the types the responsibility names
+  countries      ISO codes separated by "; " (UZB; TKM)
+  text           the verbatim text
+
+Each row becomes an action with rdfs:label "Measure N"@en / "Annex 1 item N"@en,
+bkd:inProgramme and, for Annex 1 items, the bkd:takenFrom / bkd:toBeIntegratedInto of
+the existing Annex 1 items of that programme. No bkd:describedIn: a steward's row is not
+described in the source document; its provenance is the change set's (--by, --source).
+
+Labels are resolved against the current graph (the shipped files plus accepted change
+sets, kg.build.load_parts without inference, cached per process), or a graph passed as
+`reference`. Every problem names the line and the column, with the closest known value
+suggested; all problems of a file are reported together, one per line.
+"""
+from __future__ import annotations
+
+import csv
+import difflib
+import io
+import re
+from functools import lru_cache
+
+from rdflib import Graph, Literal, URIRef
+from rdflib.namespace import DCTERMS, RDF, RDFS, SKOS
+
+from kg.config import settings
+from kg.errors import BadInput
+from kg.export import COLUMNS, MULTI, SEP
+from kg.namespaces import bind_all, bkd
+
+MAX_ERRORS = 20
+REQUIRED = ("kind", "number", "section", "text")
+KINDS = {"measure": ("Measure", "measure/", "Measure {}"),
+         "annex1": ("Annex1Item", "annex1/", "Annex 1 item {}")}
+DEFAULT_PROGRAMME = "programme/wp-2025-2032"
+ADVICE = re.compile(r"\s+with advice by\s+", re.I)
+FACILITATED = re.compile(r"\s+possibly facilitated by\s+", re.I)
+
+
+@lru_cache(maxsize=4)
+def _current_graph(base: str, _changesets: tuple) -> Graph:
+    from kg import build
+
+    return build.load_parts(infer=False).merged()
+
+
+def _reference() -> Graph:
+    from kg import sources
+
+    return _current_graph(settings().base, tuple(p.name for p in sources.changeset_files()))
+
+
+class _Lookup:
+    """Labels of the graph's programmes, sections, planning units, countries and actor
+    types, for resolving cells."""
+
+    def __init__(self, g: Graph) -> None:
+        B = bkd()
+        self.g = g
+        self.base = settings().base
+
+        def labelled(cls, *preds):
+            out: dict[str, URIRef] = {}
+            classes = set(g.transitive_subjects(RDFS.subClassOf, cls))
+            for s in {x for c in classes for x in g.subjects(RDF.type, c)}:
+                if not isinstance(s, URIRef):
+                    continue
+                for p in preds:
+                    for o in g.objects(s, p):
+                        out.setdefault(str(o), s)
+                out.setdefault(str(s), s)
+            return out
+
+        self.programmes = labelled(B.Programme, RDFS.label, DCTERMS.title, SKOS.notation)
+        self.sections = labelled(B.Section, RDFS.label)
+        self.units = labelled(B.PlanningUnit, RDFS.label)
+        self.countries = {str(o): s for s in g.subjects(RDF.type, B.Country) for o in g.objects(s, SKOS.notation)}
+        self.countries.update({str(s): s for s in g.subjects(RDF.type, B.Country)})
+        self.actors: dict[str, URIRef] = {}       # any spelling, lower case -> actor type
+        self.actor_labels: dict[URIRef, str] = {}  # actor type -> preferred label
+        for a in g.subjects(RDF.type, B.ActorType):
+            for p in (SKOS.prefLabel, SKOS.altLabel, SKOS.hiddenLabel, SKOS.notation):
+                for o in g.objects(a, p):
+                    self.actors.setdefault(str(o).lower(), a)
+            pref = g.value(a, SKOS.prefLabel)
+            self.actor_labels[a] = str(pref) if pref is not None else str(a)
+
+    def section(self, cell: str, kind: str, programme: URIRef) -> URIRef | None:
+        if cell in self.sections:
+            return self.sections[cell]
+        if re.fullmatch(r"[1-9][0-9]*\.0", cell):
+            annex = kind == "annex1"
+            for s in self.g.subjects(bkd().number, Literal(cell)):
+                if (s, RDF.type, bkd().Section) in self.g and (s, bkd().inProgramme, programme) in self.g \
+                        and str(s).startswith(self.base + "annex1/section/") == annex:
+                    return s
+        return None
+
+    def annex_links(self, programme: URIRef) -> list[tuple[URIRef, URIRef]]:
+        """The takenFrom / toBeIntegratedInto values of the existing Annex 1 items of a
+        programme (the most common value of each)."""
+        B = bkd()
+        out = []
+        items = [s for s in self.g.subjects(B.inProgramme, programme) if (s, RDF.type, B.Annex1Item) in self.g]
+        for p in (B.takenFrom, B.toBeIntegratedInto):
+            values = [o for s in items for o in self.g.objects(s, p)]
+            if values:
+                out.append((p, max(set(values), key=lambda v: (values.count(v), str(v)))))
+        return out
+
+
+def _suggest(value: str, known) -> str:
+    close = difflib.get_close_matches(value, sorted(known), n=1, cutoff=0.5)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def read_actor_types(responsibility: str, lookup: _Lookup) -> tuple[dict[str, list[URIRef]], list[str]]:
+    """Actor types by role ('lead', 'advising', 'facilitating') from a responsibility
+    cell, and the names that are no known actor type."""
+    text = responsibility.strip()
+    facilitating = advising = ""
+    parts = FACILITATED.split(text, maxsplit=1)
+    if len(parts) == 2:
+        text, facilitating = parts
+    parts = ADVICE.split(text, maxsplit=1)
+    if len(parts) == 2:
+        text, advising = parts
+    roles: dict[str, list[URIRef]] = {"lead": [], "advising": [], "facilitating": []}
+    unknown: list[str] = []
+    for role, chunk in (("lead", text), ("advising", advising), ("facilitating", facilitating)):
+        for name in re.split(r",|\band\b|;", chunk):
+            name = name.strip()
+            if not name:
+                continue
+            actor = lookup.actors.get(name.lower())
+            if actor is None:
+                unknown.append(name)
+            elif actor not in roles[role]:
+                roles[role].append(actor)
+    return roles, unknown
+
+
+def csv_to_graph(text: str, name: str, reference: Graph | None = None) -> Graph:
+    """Rows in the columns of `kg export measures` as RDF (see the module docstring).
+    Raises BadInput naming every wrong line and column."""
+    s = settings()
+    B = bkd()
+    reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
+    try:
+        header = next(reader)
+    except (StopIteration, csv.Error) as e:
+        raise BadInput(f"{name}: no CSV header ({e or 'empty'})") from None
+    header = [h.strip() for h in header]
+    unknown = [h for h in header if h not in COLUMNS]
+    repeated = sorted({h for h in header if header.count(h) > 1})
+    missing = [c for c in REQUIRED if c not in header]
+    if unknown or repeated or missing:
+        wrong = []
+        if unknown:
+            wrong.append("unknown: " + ", ".join(repr(h) for h in unknown))
+        if repeated:
+            wrong.append("repeated: " + ", ".join(repeated))
+        if missing:
+            wrong.append("missing: " + ", ".join(missing))
+        raise BadInput(f"{name}: line 1: wrong columns ({'; '.join(wrong)}). Expected the columns of "
+                       f"`kg export measures`: {', '.join(COLUMNS)} (required: {', '.join(REQUIRED)}; "
+                       "any order)")
+
+    lookup = _Lookup(reference if reference is not None else _reference())
+    g = bind_all(Graph())
+    errors: list[str] = []
+    seen: dict[URIRef, int] = {}
+    default_programme = URIRef(s.base + DEFAULT_PROGRAMME)
+
+    line = 1
+    while True:
+        start = reader.line_num + 1
+        try:
+            cells = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as e:
+            raise BadInput(f"{name}: line {start}: malformed CSV ({e})") from None
+        line = start
+        if not any(c.strip() for c in cells):
+            continue
+        if len(cells) != len(header):
+            errors.append(f"line {line}: {len(cells)} cells for {len(header)} columns")
+            continue
+        row = {h: c.strip() for h, c in zip(header, cells)}
+
+        def err(column: str, message: str) -> None:
+            errors.append(f"line {line}, column {column}: {message}")
+
+        for col in REQUIRED:
+            if not row.get(col):
+                err(col, "empty; this column is required")
+        if any(not row.get(c) for c in REQUIRED):
+            continue
+
+        kind = row["kind"]
+        if kind not in KINDS:
+            err("kind", f"{kind!r} is not a kind; use 'measure' or 'annex1'")
+            continue
+        cls, folder, label = KINDS[kind]
+        number = row["number"]
+        if not re.fullmatch(r"[1-9][0-9]*\.[1-9][0-9]*", number):
+            err("number", f"{number!r} is not an action number as printed (N.M, e.g. 10.1)")
+            continue
+
+        programme = default_programme
+        if row.get("programme"):
+            found = lookup.programmes.get(row["programme"])
+            if found is None:
+                err("programme", f"unknown programme {row['programme']!r}" + _suggest(row["programme"], lookup.programmes))
+                continue
+            programme = found
+
+        iri = URIRef(row["iri"]) if row.get("iri") else URIRef(s.base + folder + number)
+        if iri in seen:
+            err("number" if not row.get("iri") else "iri", f"{iri} is already given on line {seen[iri]}")
+            continue
+        seen[iri] = line
+
+        section = lookup.section(row["section"], kind, programme)
+        if section is None:
+            if row["section"].startswith(s.base):
+                section = URIRef(row["section"])
+            else:
+                err("section", f"unknown section {row['section']!r}" + _suggest(row["section"], lookup.sections))
+                continue
+
+        facts = [(RDF.type, B[cls]), (RDFS.label, Literal(label.format(number), lang="en")),
+                 (B.number, Literal(number)), (B.inProgramme, programme), (B.inSection, section),
+                 (B.text, Literal(row["text"]))]
+        if kind == "annex1":
+            facts += lookup.annex_links(programme)
+
+        if row.get("planning_unit"):
+            unit = lookup.units.get(row["planning_unit"])
+            if unit is None:
+                err("planning_unit", f"unknown planning unit {row['planning_unit']!r}"
+                    + _suggest(row["planning_unit"], [k for k in lookup.units if not k.startswith("http")]))
+            else:
+                facts.append((B.planningUnit, unit))
+
+        if row.get("priority"):
+            given = row["priority"]
+            m = re.fullmatch(r"([123])(?:-([123]))?", given)
+            if not m or (m.group(2) and m.group(2) <= m.group(1)):
+                err("priority", f"{given!r} is not a priority as printed: 1, 2, 3 or a range such as 2-3")
+            else:
+                facts.append((B.priorityAsGiven, Literal(given)))
+                for level in filter(None, m.groups()):
+                    facts.append((B.priority, URIRef(f"{s.base}priority/{level}")))
+
+        if row.get("responsibility"):
+            facts.append((B.responsibility, Literal(row["responsibility"])))
+            roles, unknown_names = read_actor_types(row["responsibility"], lookup)
+            for n in unknown_names:
+                err("responsibility", f"{n!r} is not a known actor type"
+                    + _suggest(n.lower(), lookup.actors))
+            prop = {"lead": B.leadActorType, "advising": B.advisingActorType,
+                    "facilitating": B.facilitatingActorType}
+            for role, actors in roles.items():
+                for a in actors:
+                    facts.append((prop[role], a))
+            if row.get("actor_types") and not unknown_names:
+                named = {lookup.actor_labels[a] for actors in roles.values() for a in actors}
+                given = {x.strip() for x in row["actor_types"].split(SEP.strip()) if x.strip()}
+                if named != given:
+                    err("actor_types", f"{'; '.join(sorted(given))!r} disagrees with the responsibility "
+                        f"{row['responsibility']!r}, which names {'; '.join(sorted(named))!r}. Correct one of "
+                        "the two (actor_types may also be left empty)")
+        elif row.get("actor_types"):
+            err("actor_types", "actor types without a responsibility; give the responsibility as printed")
+
+        if row.get("countries"):
+            for code in (c.strip() for c in row["countries"].split(SEP.strip())):
+                if not code:
+                    continue
+                country = lookup.countries.get(code)
+                if country is None:
+                    err("countries", f"unknown country code {code!r}" + _suggest(code.upper(), lookup.countries)
+                        + " (ISO 3166-1 alpha-3 codes separated by '; ')")
+                else:
+                    facts.append((B.concernsCountry, country))
+
+        for p, o in facts:
+            g.add((iri, p, o))
+
+    if errors:
+        shown = errors[:MAX_ERRORS] + ([f"... and {len(errors) - MAX_ERRORS} more"] if len(errors) > MAX_ERRORS else [])
+        raise BadInput("\n".join(f"{name}: {e}" for e in shown))
+    if len(g) == 0:
+        raise BadInput(f"{name}: no rows after the header")
+    return g
+
+
+assert set(MULTI) <= set(COLUMNS)

@@ -1,0 +1,454 @@
+"""/steward: data stewards check additions against the shapes, accept conforming
+change sets, see the history and revert. Everything else in the app stays public and
+read-only; only these routes need a log-in (webapp.auth).
+
+Routes and status codes
+  GET  /steward            upload/paste form and history (log-in required: else 302 to
+                           /steward/login; with no accounts configured, a page that
+                           explains how to create one)
+  GET  /steward/login      log-in form;  POST: 303 to /steward, or 401 (wrong name or
+                           password)
+  POST /steward/logout     303 to /steward/login
+  POST /steward/check      parse + check, nothing written: 200 with the report (whether
+                           or not it conforms); 400 bad input (the precise error)
+  POST /steward/accept     re-checked against the CURRENT graph under the write lock
+                           (kg.changes.add): 303 to /steward with a message; 409 when it
+                           no longer (or never did) conform (report shown); 400 unknown or
+                           expired check, missing source
+  POST /steward/revert/ID  303 to /steward; 400 unknown id, already reverted, no reason
+  Any POST without a session: 403; with a missing or wrong CSRF token: 400; a request
+  over the upload limit: 413. None of these writes anything.
+
+Pending additions (checked, not yet accepted) stay on the server, never in the
+browser: one N-Triples file + one JSON file per check in STEWARD_PENDING_DIR (env
+KG_PENDING_DIR, default <KG_DIST>/.pending), named by a random token that only the
+steward who made the check can use, for STEWARD_PENDING_TTL seconds (default 1 hour).
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from functools import partial, wraps
+from pathlib import Path
+
+from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
+from markupsafe import Markup, escape
+from rdflib import Graph, URIRef
+from rdflib.namespace import RDFS
+
+from kg import changes, rdfio, stewards
+from kg.config import settings
+from kg.errors import BadInput, KGError
+from webapp import auth
+
+bp = Blueprint("steward", __name__)
+
+FORMATS = [("", "from the file name (pasted text: Turtle)"), ("turtle", "Turtle"),
+           ("json-ld", "JSON-LD"), ("csv", "CSV")]
+SEVERITY_ORDER = {"Violation": 0, "Warning": 1, "Info": 2}
+TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
+SAFE_IRI = re.compile(r'^[^\s<>"{}|^`\\]+$')
+DEFAULT_TTL = 3600
+
+
+@bp.record_once
+def _setup(state) -> None:
+    app = state.app
+    auth.init_app(app)
+    app.config.setdefault("STEWARD_PENDING_TTL", int(os.environ.get("KG_PENDING_TTL", str(DEFAULT_TTL))))
+    if not app.config.get("STEWARD_PENDING_DIR"):
+        env = os.environ.get("KG_PENDING_DIR")
+        app.config["STEWARD_PENDING_DIR"] = env or str(Path(app.config["KG_DIST"]) / ".pending")
+
+
+@bp.before_request
+def _limits() -> None:
+    auth.apply_upload_limit()
+
+
+@bp.after_request
+def _private(resp: Response) -> Response:
+    """Steward pages hold CSRF tokens and unpublished data: not cached, not framed."""
+    resp.headers["Cache-Control"] = "no-store"
+    resp.headers["X-Frame-Options"] = "DENY"
+    resp.headers.setdefault("Content-Security-Policy", "frame-ancestors 'none'")
+    return resp
+
+
+@bp.app_errorhandler(413)
+def too_large(_e):
+    limit = auth.max_upload()
+    if request.path == "/sparql":
+        return Response(f"request too large: the limit is {limit:,} bytes\n", 413, mimetype="text/plain")
+    size = request.content_length
+    told = f"The upload ({size:,} bytes) is" if size else "The upload is"
+    return render_template("steward_error.html", code=413, title="Upload too large",
+                           message=f"{told} over the limit of {limit:,} bytes (KG_MAX_UPLOAD_BYTES). "
+                                   "Nothing was written. Split the addition into smaller files."), 413
+
+
+def protected(view):
+    """Log-in first (403 for a POST without a session), then the CSRF token (400)."""
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        auth.check_csrf()
+        return view(*args, **kwargs)
+    return auth.login_required(wrapped)
+
+
+def repo():
+    return current_app.extensions["kg"]
+
+
+# ---------------------------------------------------------------------------------
+# Pending additions
+# ---------------------------------------------------------------------------------
+
+@dataclass
+class PendingAddition:
+    token: str
+    graph: Graph
+    steward: str
+    name: str
+    replace: bool
+    conforms: bool
+    created: float
+
+
+def _pending_dir() -> Path:
+    d = Path(current_app.config["STEWARD_PENDING_DIR"])
+    d.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return d
+
+
+def _sweep(d: Path) -> None:
+    """Forget checks older than the time limit (and any half-written leftovers)."""
+    cutoff = time.time() - current_app.config["STEWARD_PENDING_TTL"]
+    for f in d.iterdir():
+        try:
+            if f.stat().st_mtime < cutoff:
+                f.unlink()
+        except FileNotFoundError:
+            pass
+
+
+def put_pending(g: Graph, *, steward: str, name: str, replace: bool, conforms: bool) -> str:
+    d = _pending_dir()
+    _sweep(d)
+    token = secrets.token_urlsafe(24)
+    rdfio.atomic_write(d / f"{token}.nt", g.serialize(format="nt", encoding="utf-8"))
+    meta = {"steward": steward, "name": name, "replace": replace, "conforms": conforms, "created": time.time()}
+    rdfio.atomic_write(d / f"{token}.json", json.dumps(meta).encode())  # written last: the record is complete
+    return token
+
+
+def get_pending(token: str, steward: str) -> PendingAddition | None:
+    if not token or not TOKEN_RE.match(token):
+        return None
+    d = _pending_dir()
+    try:
+        meta = json.loads((d / f"{token}.json").read_text(encoding="utf-8"))
+        nt = (d / f"{token}.nt").read_bytes()
+    except (FileNotFoundError, ValueError):
+        return None
+    if meta.get("steward") != steward:
+        return None
+    if meta.get("created", 0) < time.time() - current_app.config["STEWARD_PENDING_TTL"]:
+        drop_pending(token)
+        return None
+    g = Graph().parse(data=nt.decode("utf-8"), format="nt")
+    return PendingAddition(token, g, meta["steward"], meta.get("name", ""), bool(meta.get("replace")),
+                           bool(meta.get("conforms")), meta.get("created", 0))
+
+
+def claim_pending(token: str) -> bool:
+    """Take the check for this request only (an atomic rename): a double click or two
+    tabs cannot accept the same check twice."""
+    d = _pending_dir()
+    try:
+        os.rename(d / f"{token}.json", d / f"{token}.claimed")
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def drop_pending(token: str) -> None:
+    d = _pending_dir()
+    for suffix in (".json", ".claimed", ".nt"):
+        try:
+            (d / f"{token}{suffix}").unlink()
+        except FileNotFoundError:
+            pass
+
+
+# ---------------------------------------------------------------------------------
+# Reading the form
+# ---------------------------------------------------------------------------------
+
+def _decode(raw: bytes, name: str) -> str:
+    """The uploaded bytes as text, refusing what is not UTF-8 text (as kg.rdfio does for files)."""
+    if not raw:
+        raise BadInput(f"{name}: empty file")
+    if b"\x00" in raw:
+        raise BadInput(f"{name}: binary file, expected UTF-8 text (Turtle, JSON-LD or CSV)")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise BadInput(f"{name}: not UTF-8 (invalid byte 0x{raw[e.start]:02x} at offset {e.start}); "
+                       "save the file as UTF-8") from None
+    if not text.strip():
+        raise BadInput(f"{name}: empty file (only whitespace)")
+    return text
+
+
+def read_addition() -> tuple[Graph, str]:
+    """The proposed addition from the upload or the pasted text; BadInput otherwise."""
+    fmt = request.form.get("format", "")
+    if fmt not in dict(FORMATS):
+        raise BadInput(f"unknown format {fmt!r} (choose Turtle, JSON-LD or CSV)")
+    upload = request.files.get("file")
+    text = request.form.get("text", "")
+    has_file = upload is not None and bool(upload.filename)
+    if has_file and text.strip():
+        raise BadInput("give either a file or pasted text, not both")
+    if has_file:
+        name = Path(upload.filename.replace("\\", "/")).name or "upload"
+        limit = settings().max_addition_bytes
+        raw = upload.read(limit + 1)
+        if len(raw) > limit:
+            raise BadInput(f"{name}: over the limit of {limit:,} bytes (KG_MAX_ADDITION_BYTES)")
+        fmt = fmt or changes.INPUT_FORMATS.get(Path(name).suffix.lower(), "")
+        if not fmt:
+            raise BadInput(f"{name}: unknown file type '{Path(name).suffix}' "
+                           "(use .ttl, .jsonld or .csv, or choose the format)")
+        return changes.parse_input(text=_decode(raw, name), fmt=fmt, name=name), name
+    if not text.strip():
+        raise BadInput("nothing to check: choose a file or paste Turtle, JSON-LD or CSV")
+    return changes.parse_input(text=text, fmt=fmt or "turtle", name="pasted text"), "pasted text"
+
+
+# ---------------------------------------------------------------------------------
+# Presenting a check
+# ---------------------------------------------------------------------------------
+
+def _ask(sparql: str) -> bool:
+    return bool(repo().store.query(sparql))
+
+
+def _in_graph(iri: str) -> bool:
+    """Has the entity a page (is it a subject or object in the graph)?"""
+    return bool(SAFE_IRI.match(iri)) and _ask(f"ASK {{ {{ <{iri}> ?p ?o }} UNION {{ ?s ?p <{iri}> }} }}")
+
+
+def _described(iri: str) -> bool:
+    return bool(SAFE_IRI.match(iri)) and _ask(f"ASK {{ <{iri}> ?p ?o }}")
+
+
+def term(value: str | None, *, known: dict[str, bool], addition: Graph | None = None) -> dict:
+    """A value for the report: its label and, if it has a page in the graph, its link."""
+    if value is None:
+        return {"text": "-", "href": None, "iri": None}
+    r = repo()
+    if value.startswith(("http://", "https://")):
+        if value not in known:
+            known[value] = _in_graph(value)
+        href = r.local_path(value) if known[value] else None
+        label = r.label(value)
+        if value not in r.labels and addition is not None:  # a new entity: its label in the addition
+            label = str(addition.value(URIRef(value), RDFS.label) or label)
+        return {"text": label, "href": href, "iri": value, "new": not known[value] and value.startswith(r.base)}
+    return {"text": value, "href": None, "iri": None}
+
+
+def report_view(result: "changes.CheckResult", addition: Graph | None = None) -> dict:
+    known: dict[str, bool] = {}
+    t = partial(term, known=known, addition=addition)
+    groups: OrderedDict[str, list] = OrderedDict()
+    for f in result.report.findings:
+        groups.setdefault(f.focus, []).append(f)
+    out = []
+    for focus, findings in sorted(groups.items(),
+                                  key=lambda kv: (min(SEVERITY_ORDER.get(f.severity, 3) for f in kv[1]), kv[0])):
+        lines = [{"severity": f.severity, "path": t(f.path.lstrip("^") if f.path else None),
+                  "inverse": bool(f.path and f.path.startswith("^")),
+                  "value": t(f.value), "message": f.message, "shape": f.shape}
+                 for f in sorted(findings, key=lambda f: SEVERITY_ORDER.get(f.severity, 3))]
+        out.append({"focus": t(focus), "lines": lines})
+    diff = [{"subject": t(c.subject), "predicate": t(c.predicate),
+             "old": t(c.old), "new": t(c.new)} for c in result.changes]
+    return {"groups": out, "diff": diff, "counts": result.report.counts(), "summary": result.report.summary(),
+            "conforms": result.conforms, "removed": len(result.removed)}
+
+
+def subjects_view(g: Graph) -> list[dict]:
+    """The entities the addition describes, new ones first."""
+    r = repo()
+    out = []
+    for s in sorted({s for s in g.subjects() if isinstance(s, URIRef)}):
+        iri = str(s)
+        exists = _described(iri)
+        label = r.label(iri) if exists or iri in r.labels else str(g.value(s, RDFS.label) or r.label(iri))
+        out.append({"iri": iri, "text": label, "href": r.local_path(iri) if exists else None,
+                    "new": not exists, "triples": len(list(g.predicate_objects(s)))})
+    return sorted(out, key=lambda x: (not x["new"], x["iri"]))
+
+
+# ---------------------------------------------------------------------------------
+# Pages
+# ---------------------------------------------------------------------------------
+
+def _history() -> list:
+    return list(reversed(changes.history()))
+
+
+def render_index(error: str | None = None, status: int = 200):
+    try:
+        history, history_error = _history(), None
+    except KGError as e:
+        history, history_error = [], str(e)
+    return render_template("steward.html", formats=FORMATS, history=history, history_error=history_error,
+                           error=error, limit=auth.max_upload()), status
+
+
+@bp.route("/steward")
+def index():
+    if not auth.accounts_configured() and auth.current_steward() is None:
+        return render_setup()
+    if auth.current_steward() is None:
+        return redirect(url_for("steward.login"))
+    return render_index()
+
+
+def render_setup(status: int = 200):
+    try:
+        stewards.load()
+        problem = None
+    except KGError as e:
+        problem = str(e)
+    return render_template("steward_setup.html", path=stewards.accounts_path(), problem=problem), status
+
+
+@bp.route("/steward/login", methods=["GET", "POST"])
+def login():
+    if not auth.accounts_configured():
+        return render_setup()
+    next_url = auth.safe_next(request.values.get("next"))
+    if request.method == "GET":
+        if auth.current_steward():
+            return redirect(next_url)
+        return render_template("steward_login.html", next=next_url, error=None, name="")
+    auth.check_csrf()
+    name = request.form.get("name", "").strip()
+    if stewards.verify(name, request.form.get("password", "")):
+        auth.log_in(name)
+        flash(f"Logged in as {name}.", "ok")
+        return redirect(next_url, 303)
+    return render_template("steward_login.html", next=next_url, name=name,
+                           error="Wrong name or password."), 401
+
+
+@bp.post("/steward/logout")
+def logout():
+    if auth.current_steward() is not None:
+        auth.check_csrf()
+    auth.log_out()
+    return redirect(url_for("steward.login"), 303)
+
+
+@bp.post("/steward/check")
+@protected
+def check():
+    replace = request.form.get("replace") == "on"
+    try:
+        addition, name = read_addition()
+        result = changes.check(addition, replace=replace)
+    except BadInput as e:
+        return render_template("steward_report.html", error=str(e), report=None, name=None), 400
+    token = put_pending(addition, steward=auth.current_steward(), name=name, replace=replace,
+                        conforms=result.conforms)
+    return render_template("steward_report.html", error=None, report=report_view(result, addition), name=name,
+                           triples=len(addition), subjects=subjects_view(addition), replace=replace,
+                           token=token if result.conforms else None)
+
+
+def _same_dist() -> str | None:
+    """kg.changes writes to $KG_DIST; the app serves app.config['KG_DIST']: they must agree."""
+    served, written = Path(current_app.config["KG_DIST"]).resolve(), settings().dist.resolve()
+    if served != written:
+        return (f"configuration error: the app serves {served} but change sets rebuild {written} "
+                "(set KG_DIST for both). Nothing was written.")
+    return None
+
+
+@bp.post("/steward/accept")
+@protected
+def accept():
+    steward = auth.current_steward()
+    pending = get_pending(request.form.get("token", ""), steward)
+    if pending is None:
+        return render_template("steward_report.html", report=None, name=None,
+                               error="This check is unknown or has expired: check the addition again. "
+                                     "Nothing was written."), 400
+    source = " ".join(request.form.get("source", "").split())
+    if not source:
+        return render_template("steward_report.html", report=None, name=pending.name,
+                               error="Give the source or justification of the addition. Nothing was written."), 400
+    problem = _same_dist()
+    if problem:
+        return render_template("steward_report.html", report=None, name=pending.name, error=problem), 500
+    new = [s for s in subjects_view(pending.graph) if s["new"]]
+    if not claim_pending(pending.token):
+        return render_template("steward_report.html", report=None, name=pending.name,
+                               error="This check is already being accepted (or was just accepted): see the "
+                                     "history. Nothing more was written."), 400
+    try:
+        cs, _result = changes.add(pending.graph, by=steward, source=source, replace=pending.replace)
+    except changes.Rejected as e:
+        drop_pending(pending.token)
+        return render_template("steward_report.html", error=None, report=report_view(e.result, pending.graph),
+                               name=pending.name, triples=len(pending.graph),
+                               subjects=subjects_view(pending.graph), replace=pending.replace, token=None,
+                               rejected=True), 409
+    except BadInput as e:
+        drop_pending(pending.token)
+        return render_template("steward_report.html", report=None, name=pending.name, error=str(e)), 400
+    except BaseException:
+        drop_pending(pending.token)
+        raise
+    drop_pending(pending.token)
+    from webapp import reload_graph
+
+    reload_graph(current_app)
+    r = repo()
+    links = ", ".join(f'<a href="{escape(r.local_path(s["iri"]))}">{escape(r.label(s["iri"]))}</a>' for s in new)
+    flash(Markup(f"Accepted change set <a href=\"#cs-{escape(cs.id)}\"><code>{escape(cs.id)}</code></a>: "
+                 f"{cs.added} triples added, {cs.removed} replaced."
+                 + (f" New: {links}." if links else "")), "ok")
+    return redirect(url_for("steward.index") + f"#cs-{cs.id}", 303)
+
+
+@bp.post("/steward/revert/<cs_id>")
+@protected
+def revert(cs_id: str):
+    reason = " ".join(request.form.get("reason", "").split())
+    if not reason:
+        return render_index(f"Give a reason to revert {cs_id}. Nothing was written.", 400)
+    problem = _same_dist()
+    if problem:
+        return render_index(problem, 500)
+    try:
+        cs = changes.revert(cs_id, by=auth.current_steward(), source=reason)
+    except BadInput as e:
+        return render_index(f"{e} (nothing written)", 400)
+    from webapp import reload_graph
+
+    reload_graph(current_app)
+    flash(Markup(f"Reverted <code>{escape(cs_id)}</code>, recorded as change set "
+                 f"<a href=\"#cs-{escape(cs.id)}\"><code>{escape(cs.id)}</code></a>."), "ok")
+    return redirect(url_for("steward.index") + f"#cs-{cs.id}", 303)
+
