@@ -5,7 +5,8 @@ The build writes dist/ (all files atomically):
   inferred.ttl                       only what the rules added
   shapes.ttl                         the SHACL shapes, rebased
   dataset.nq                         the same triples in named graphs: <base>graph/ontology,
-                                     graph/data, graph/changesets (provenance),
+                                     graph/data, graph/curation (curated annotations),
+                                     graph/changesets (provenance),
                                      changeset/<id> (one per active change set), graph/inferred
 The store and the web app read dataset.nq; people read graph.ttl.
 """
@@ -28,13 +29,14 @@ class Parts:
     ontology: Graph
     data: Graph
     inferred: Graph = field(default_factory=Graph)
+    curation: Graph = field(default_factory=Graph)                # curated annotations
     provenance: Graph = field(default_factory=Graph)              # every change set's metadata
     changesets: dict[str, Graph] = field(default_factory=dict)    # active change sets, in order
 
     def graphs(self) -> list[tuple[str, Graph]]:
         """(named graph local name, graph) of every part, as the dataset holds them."""
         return [("graph/ontology", self.ontology), ("graph/data", self.data),
-                ("graph/changesets", self.provenance),
+                ("graph/curation", self.curation), ("graph/changesets", self.provenance),
                 *((f"changeset/{cs}", g) for cs, g in self.changesets.items()),
                 ("graph/inferred", self.inferred)]
 
@@ -51,6 +53,7 @@ def load_parts(extra_data: list[Path] | None = None, infer: bool = True,
     ontology = rdfio.load_files(sources.ontology_files(), bind_all(Graph()))
     data = rdfio.load_files([*sources.data_files(), *(extra_data or [])], bind_all(Graph()))
     parts = Parts(ontology, data)
+    parts.curation = rdfio.load_files(sources.curation_files(), bind_all(Graph()))
     apply_changesets(parts, [*sources.changeset_files(), *(extra_changesets or [])])
     if infer:
         parts.inferred = rules.infer(parts.merged())
@@ -72,6 +75,7 @@ def apply_changesets(parts: Parts, paths: list[Path]) -> None:
             continue
         for t in removed:
             parts.data.remove(t)
+            parts.curation.remove(t)
             for g in parts.changesets.values():
                 g.remove(t)
         parts.changesets[cs_id] = bind_all(Graph())
@@ -100,7 +104,7 @@ def write_dist(parts: Parts, dist: Path) -> dict:
     manifest = {
         "base": settings().base,
         "built": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "triples": {"ontology": len(parts.ontology), "data": len(parts.data),
+        "triples": {"ontology": len(parts.ontology), "data": len(parts.data), "curation": len(parts.curation),
                     "changesets": sum(len(g) for g in parts.changesets.values()),
                     "inferred": len(parts.inferred), "total": len(merged)},
         "changesets": list(parts.changesets),

@@ -54,7 +54,7 @@ from rdflib.namespace import DCTERMS, RDF, RDFS, SKOS
 
 from kg.config import settings
 from kg.errors import BadInput
-from kg.export import COLUMNS, MULTI, SEP
+from kg.export import COLUMNS, CURATED, MULTI, SEP
 from kg.namespaces import bind_all, bkd
 
 MAX_ERRORS = 20
@@ -221,6 +221,10 @@ def csv_to_graph(text: str, name: str, reference: Graph | None = None) -> Graph:
         def err(column: str, message: str) -> None:
             errors.append(f"line {line}, column {column}: {message}")
 
+        for col in CURATED:
+            if row.get(col):
+                err(col, "curated columns are exported for reading only: tag themes and classes with "
+                         "justified annotations in data/curation, not through CSV rows; leave it empty")
         for col in REQUIRED:
             if not row.get(col):
                 err(col, "empty; this column is required")

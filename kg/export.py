@@ -13,28 +13,38 @@ from kg.results import term_text
 from kg.store import Store
 
 COLUMNS = ["iri", "programme", "kind", "number", "section", "planning_unit", "priority",
-           "responsibility", "actor_types", "countries", "text"]
+           "responsibility", "actor_types", "countries", "text",
+           # curated annotations (data/curation), not source text
+           "themes", "iucn_action_classes", "threat_classes", "shared_action"]
+CURATED = ("themes", "iucn_action_classes", "threat_classes", "shared_action")
 
 SEP = "; "
-MULTI = ("actor_types", "countries")
+MULTI = ("actor_types", "countries", "themes", "iucn_action_classes", "threat_classes")
 
 MEASURES = """
 SELECT ?iri ?programme ?kind ?number ?section ?planning_unit ?priority ?responsibility
        (GROUP_CONCAT(DISTINCT ?actorLabel; separator="; ") AS ?actor_types)
        (GROUP_CONCAT(DISTINCT ?countryCode; separator="; ") AS ?countries) ?text
+       (GROUP_CONCAT(DISTINCT ?themeLabel; separator="; ") AS ?themes)
+       (GROUP_CONCAT(DISTINCT ?actionCode; separator="; ") AS ?iucn_action_classes)
+       (GROUP_CONCAT(DISTINCT ?threatCode; separator="; ") AS ?threat_classes) ?shared_action
 WHERE {
-  ?iri a bkd:Action ; bkd:number ?number ; bkd:text ?text ; bkd:inProgramme ?prog ;
-       bkd:inSection ?sec .
+  ?iri a bkd:Action ; bkd:number ?number ; bkd:text ?text ; bkd:inProgramme ?prog .
   ?prog rdfs:label ?programme .
-  ?sec rdfs:label ?section .
+  OPTIONAL { ?iri bkd:inSection/rdfs:label ?section }
   { ?iri a bkd:Measure . BIND("measure" AS ?kind) } UNION { ?iri a bkd:Annex1Item . BIND("annex1" AS ?kind) }
+  UNION { ?iri a bkd:ProgrammeAction . BIND("programme-action" AS ?kind) }
+  OPTIONAL { ?iri bkd:theme/skos:prefLabel ?themeLabel }
+  OPTIONAL { ?iri bkd:actionClass/skos:notation ?actionCode }
+  OPTIONAL { ?iri bkd:threatClass/skos:notation ?threatCode }
+  OPTIONAL { ?iri bkd:sharedAction/rdfs:label ?shared_action }
   OPTIONAL { ?iri bkd:planningUnit/rdfs:label ?planning_unit }
   OPTIONAL { ?iri bkd:priorityAsGiven ?priority }
   OPTIONAL { ?iri bkd:responsibility ?responsibility }
   OPTIONAL { ?iri bkd:responsibleActorType/skos:prefLabel ?actorLabel }
   OPTIONAL { ?iri bkd:concernsCountry/skos:notation ?countryCode }
 }
-GROUP BY ?iri ?programme ?kind ?number ?section ?planning_unit ?priority ?responsibility ?text
+GROUP BY ?iri ?programme ?kind ?number ?section ?planning_unit ?priority ?responsibility ?text ?shared_action
 """
 
 
@@ -47,7 +57,8 @@ def measures(store: Store) -> list[dict[str, str]]:
     for r in rows:  # GROUP_CONCAT order is engine-defined: sort for stable output
         for c in MULTI:
             r[c] = SEP.join(sorted(filter(None, r[c].split(SEP))))
-    rows.sort(key=lambda r: (r["kind"] != "measure", r["programme"], _number_key(r["number"])))
+    order = {"measure": 0, "annex1": 1}
+    rows.sort(key=lambda r: (order.get(r["kind"], 2), r["programme"], _number_key(r["number"])))
     return rows
 
 

@@ -8,11 +8,19 @@ from kg.config import settings
 
 def ontology_files() -> list[Path]:
     s = settings()
-    return [s.ontology_dir / "bkd.ttl", *sorted((s.ontology_dir / "vocab").glob("*.ttl"))]
+    return [s.ontology_dir / "bkd.ttl", s.ontology_dir / "curation.ttl",
+            *sorted((s.ontology_dir / "vocab").glob("*.ttl"))]
 
 
 def data_files() -> list[Path]:
+    """The document's own facts, as read from the source."""
     return sorted(settings().data_dir.glob("*.ttl"))
+
+
+def curation_files() -> list[Path]:
+    """Curated annotations (themes, classifications, shared actions, annex links, CAMI):
+    the project's readings, kept apart from the document's facts."""
+    return sorted((settings().data_dir / "curation").glob("*.ttl"))
 
 
 def shapes_file() -> Path:

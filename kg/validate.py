@@ -127,13 +127,19 @@ def _shape_name(shape, shapes: Graph) -> str | None:
 
 
 def _path(path, results: Graph, shapes: Graph) -> str | None:
-    """A property IRI, or "^IRI" for an inverse path; other complex paths stay blank."""
+    """A property IRI, "^IRI" for an inverse path, the first alternative of an
+    alternative path (the one a steward should add); other complex paths stay blank."""
     if path is None or isinstance(path, URIRef):
         return None if path is None else str(path)
     for g in (results, shapes):
         inverse = g.value(path, SH.inversePath)
         if isinstance(inverse, URIRef):
             return f"^{inverse}"
+        alternatives = g.value(path, SH.alternativePath)
+        if alternatives is not None:
+            first = g.value(alternatives, RDF.first)
+            if isinstance(first, URIRef):
+                return str(first)
     return _term(path)
 
 

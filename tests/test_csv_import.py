@@ -17,7 +17,8 @@ HEADER = ",".join(export.COLUMNS)
 
 @pytest.fixture(scope="module")
 def rows(store) -> list[dict]:
-    return export.measures(store)
+    """Exported rows with the curated (read-only) columns emptied, as a steward would submit them."""
+    return [{**r, **{c: "" for c in export.CURATED}} for r in export.measures(store)]
 
 
 @pytest.fixture(scope="module")
@@ -171,3 +172,9 @@ def test_annex_items_get_the_programme_links_of_annex_1():
     assert g.value(item, URIRef(ns + "takenFrom")) == URIRef(base + "programme/wp-2021-2026")
     assert g.value(item, URIRef(ns + "toBeIntegratedInto")) == URIRef(base + "programme/cami-pow-2026-2032")
     assert (item, URIRef(ns + "describedIn"), None) not in g
+
+
+def test_curated_columns_are_refused(store):
+    row = export.measures(store)[0]
+    with pytest.raises(BadInput, match="curated columns are exported for reading only"):
+        csv_to_graph(export.to_csv([row]), "tagged.csv")

@@ -56,7 +56,8 @@ def test_valid_ten_measures_conform(results):
     focuses = {f.focus for f in r.report.findings}
     # only the steward's own entities are reported on (their missing bkd:describedIn)
     assert focuses <= {iri(f"measure/10.{i}") for i in range(1, 11)} | {iri("section/10.0")}
-    assert {f.path for f in r.report.findings} == {B("describedIn")}
+    # (their missing provenance and curated tags: warnings a curator resolves later)
+    assert {f.path for f in r.report.findings} == {B("describedIn"), B("theme"), B("actionClass")}
     assert {f.severity for f in r.report.findings} == {"Warning"}
 
 

@@ -123,13 +123,21 @@ def messages() -> list[re.Pattern]:
 
 # ---------------------------------------------------------------- the shipped graph
 
-def test_shipped_graph_conforms_with_exactly_the_expected_warnings(shipped_report):
+def test_shipped_graph_conforms_with_exactly_the_expected_warnings(shipped_report, parts):
+    """No violation; the source's own gap (no priority for annex items 4.1 and 4.2)
+    warns; and every warning or info concerns an entity whose gap a data-quality note
+    already records, so nothing the shapes flag is left unexplained."""
     r = shipped_report
     assert r.conforms, r.text()
-    assert r.counts() == {"Violation": 0, "Warning": 2, "Info": 0}, r.text()
-    got = {(f.focus[len(settings().base):], f.path.rsplit("#", 1)[-1]) for f in r.findings}
+    got = {(f.focus[len(settings().base):], f.path.rsplit("#", 1)[-1]) for f in r.findings
+           if f.path and f.path.endswith("#priority")}
     assert got == EXPECTED_SHIPPED_WARNINGS
-    assert r.text().splitlines()[-1] == "Conforms: 0 violations, 2 warnings, 0 infos"
+    g = parts.merged()
+    bkd = settings().ontology_ns
+    explained = {str(o) for o in g.objects(None, URIRef(bkd + "concerns"))}
+    unexplained = [f for f in r.findings if f.focus not in explained]
+    assert not unexplained, "\n".join(f"{f.severity} {f.focus} {f.message}" for f in unexplained)
+    assert r.text().splitlines()[-1].startswith("Conforms: 0 violations, ")
 
 
 def test_validate_files_matches_the_fast_path(fixture_reports):
@@ -242,9 +250,9 @@ def test_nested_results_are_not_reported(fixture_reports):
 def test_validation_follows_kg_base(monkeypatch):
     monkeypatch.setenv("KG_BASE", "https://example.org/bd/")
     r = validate.validate_files()
-    assert r.counts() == {"Violation": 0, "Warning": 2, "Info": 0}, r.text()
-    assert {f.focus for f in r.findings} == {"https://example.org/bd/annex1/4.1",
-                                              "https://example.org/bd/annex1/4.2"}
+    assert r.counts()["Violation"] == 0, r.text()
+    assert {"https://example.org/bd/annex1/4.1", "https://example.org/bd/annex1/4.2"} <= {f.focus for f in r.findings}
+    assert all(f.focus.startswith("https://example.org/bd/") for f in r.findings)
     assert all(f.shape.startswith("https://example.org/bd/shapes#") for f in r.findings)
 
 

@@ -231,7 +231,7 @@ def test_default_graph_uri_restricts_the_default_graph(client, base, how):
 
 def test_named_graph_uri_restricts_graph_clauses(client, base):
     q = "SELECT (COUNT(DISTINCT ?g) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } }"
-    assert single_value("json", send(client, "get", q).data) == "3"
+    assert single_value("json", send(client, "get", q).data) == "4"  # ontology, data, curation, inferred
     r = send(client, "form", q, named_graph_uri=base + "graph/data")
     assert single_value("json", r.data) == "1"
 

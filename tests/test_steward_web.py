@@ -531,7 +531,7 @@ def test_csv_upload_is_checked_like_turtle(steward, env):
     r = upload(client, token, csv, filename="new-measures.csv")
     html = r.get_data(as_text=True)
     assert r.status_code == 200, text_of(r)
-    assert "Conforms: 0 violations, 1 warnings" in html
+    assert re.search(r"Conforms: 0 violations, \d+ warnings", html)
     assert 'class="sev Warning"' in html and 'id="accept-form"' in html
     assert changeset_files(env) == []
 

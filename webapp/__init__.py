@@ -14,7 +14,7 @@ from webapp.settings import load_settings
 
 
 # app.extensions entries derived from the graph; dropped when the graph changes
-DERIVED = ("actions", "page_cache", "describer", "void_cache")
+DERIVED = ("actions", "page_cache", "describer", "void_cache", "curation", "tracer")
 
 
 def reload_graph(app: Flask) -> None:
@@ -35,13 +35,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the app. `config` overrides settings (tests use it for limits and paths)."""
     from webapp import errors
     from webapp.repository import Repository
-    from webapp.routes import downloads, entities, pages, sparql, steward
+    from webapp.routes import downloads, entities, pages, sparql, steward, trace
 
     app = Flask(__name__)
     app.config.update(load_settings())
     app.config.update(config or {})
     app.extensions["kg"] = Repository.load(Path(app.config["KG_DIST"]))
-    for module in (pages, downloads, sparql, steward, entities):  # entities last: it catches IRI paths
+    for module in (pages, downloads, sparql, steward, trace, entities):  # entities last: it catches IRI paths
         app.register_blueprint(module.bp)
     errors.register(app)
 

@@ -1,5 +1,7 @@
-"""The table of actions (measures and Annex 1 items) behind the measures list, its
-filters and its CSV download. Loaded once at start-up; filtering is in memory."""
+"""The table of actions (measures, Annex 1 items and, when the graph holds them, actions of
+other programmes) behind the measures list, its filters and its CSV download. Loaded once
+at start-up; filtering is in memory. Curated facets (theme, classes, shared action) come
+from the curated annotations (graph/curation)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -10,8 +12,11 @@ from webapp.sorting import natural_key
 
 ROWS = """
 SELECT ?a ?kind ?number ?text ?section ?unit ?priority ?given ?country ?actor ?programme WHERE {
-  ?a a bkd:Action ; bkd:number ?number ; bkd:text ?text ; bkd:inSection ?section .
-  { ?a a bkd:Measure . BIND("measure" AS ?kind) } UNION { ?a a bkd:Annex1Item . BIND("annex1" AS ?kind) }
+  ?a a bkd:Action ; bkd:number ?number ; bkd:text ?text .
+  OPTIONAL { ?a bkd:inSection ?section }
+  OPTIONAL { ?a a bkd:Measure . BIND("measure" AS ?isMeasure) }
+  OPTIONAL { ?a a bkd:Annex1Item . BIND("annex1" AS ?isAnnex) }
+  BIND(COALESCE(?isMeasure, ?isAnnex, "other") AS ?kind)
   OPTIONAL { ?a bkd:planningUnit ?unit }
   OPTIONAL { ?a bkd:priority ?priority }
   OPTIONAL { ?a bkd:priorityAsGiven ?given }
@@ -22,7 +27,13 @@ SELECT ?a ?kind ?number ?text ?section ?unit ?priority ?given ?country ?actor ?p
 
 # filter name -> attribute of Action holding IRIs; values in URLs are the IRI's last segment
 FACETS = {"unit": "units", "priority": "priorities", "country": "countries", "actor": "actors",
-          "section": "sections", "programme": "programmes"}
+          "section": "sections", "programme": "programmes",
+          # curated annotations (issue 5)
+          "theme": "themes", "action_class": "action_classes", "threat": "threats", "shared": "shared"}
+# curated facet attribute -> the property that holds it
+CURATED = {"themes": "bkd:theme", "action_classes": "bkd:actionClass", "threats": "bkd:threatClass",
+           "shared": "bkd:sharedAction"}
+KIND_ORDER = {"measure": 0, "annex1": 1}
 
 
 @dataclass
@@ -38,10 +49,14 @@ class Action:
     actors: set[str] = field(default_factory=set)
     sections: set[str] = field(default_factory=set)
     programmes: set[str] = field(default_factory=set)
+    themes: set[str] = field(default_factory=set)
+    action_classes: set[str] = field(default_factory=set)
+    threats: set[str] = field(default_factory=set)
+    shared: set[str] = field(default_factory=set)
 
     @property
     def sort_key(self) -> tuple:
-        return (self.kind != "measure", *(int(p) for p in self.number.split(".") if p.isdigit()))
+        return (KIND_ORDER.get(self.kind, 2), *natural_key(self.number))
 
 
 class ActionTable:
@@ -53,12 +68,18 @@ class ActionTable:
             a = by_iri.get(iri) or by_iri.setdefault(iri, Action(iri, r["kind"].value, r["number"].value, r["text"].value))
             if r["given"] is not None:
                 a.given = r["given"].value
-            a.sections.add(r["section"].value)
+            if r["section"] is not None:
+                a.sections.add(r["section"].value)
             for var, attr in (("unit", "units"), ("priority", "priorities"), ("country", "countries"),
                               ("actor", "actors"), ("programme", "programmes")):
                 if r[var] is not None:
                     getattr(a, attr).add(r[var].value)
+        for attr, prop in CURATED.items():
+            for r in repo.select(f"SELECT ?a ?v WHERE {{ ?a {prop} ?v . FILTER(isIRI(?v)) }}"):
+                if r["a"].value in by_iri:
+                    getattr(by_iri[r["a"].value], attr).add(r["v"].value)
         self.rows = sorted(by_iri.values(), key=lambda a: a.sort_key)
+        self.by_iri = by_iri
         self._export: dict[str, dict[str, str]] | None = None
 
     def value(self, facet: str, iri: str) -> str:

@@ -29,9 +29,13 @@ def bars(table: ActionTable) -> list[Bar]:
         elif a.units:
             unit = min(a.units)
             key, label, params = unit, repo.label(unit), {"unit": table.value("unit", unit)}
-        else:
+        elif a.sections:
             section = min(a.sections)
             key, label, params = section, repo.label(section), {"section": table.value("section", section)}
+        else:  # an action of another programme (e.g. a CAMI action of another species)
+            prog = min(a.programmes) if a.programmes else ""
+            key, label = ("other", prog), repo.label(prog) if prog else "Other actions"
+            params = {"kind": "other", **({"programme": table.value("programme", prog)} if prog else {})}
         bar = units.setdefault(key, Bar(label, params, {}))
         bar.counts[a.given] = bar.counts.get(a.given, 0) + 1
     return list(units.values())  # rows are in document order, so bars are too

@@ -1,8 +1,13 @@
 """What an entity page shows: the entity's facts, its neighbours (incoming links),
-the data-quality notes that concern it, and panels specific to its kind."""
+the data-quality notes that concern it, and panels specific to its kind.
+
+Curated annotations (issue 5: facts in graph/curation, or links that a
+bkd:CuratedAnnotation reifies) are kept apart from the document's own facts: they go to
+`curated` / `curated_incoming`, each value with the annotation that justifies it."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import pyoxigraph as ox
 
@@ -25,6 +30,7 @@ class Value:
     text: str
     link: Link | None = None
     note: str = ""  # datatype or language, shown small
+    annotation: Any = None  # curation_views.Note of a curated link: its justification
 
 
 @dataclass
@@ -38,6 +44,7 @@ class Fact:
 class Panel:
     title: str
     groups: list[tuple[str, list[Link]]]
+    more: list[Link] = field(default_factory=list)  # links under the panel (filtered list, matrix)
 
 
 @dataclass
@@ -50,6 +57,11 @@ class Entity:
     incoming: list[Fact]
     notes: list[tuple[Link, str]]
     panels: list[Panel] = field(default_factory=list)
+    curated: list[Fact] = field(default_factory=list)  # curated annotations, never mixed with facts
+    curated_incoming: list[Fact] = field(default_factory=list)
+    curated_node: bool = False  # the entity itself is curated by the project (no source facts)
+    annotations_in: int = 0  # curated annotation records that point here (listed at /browse/CuratedAnnotation)
+    trace_href: str = ""
 
     def has_type(self, local: str) -> bool:
         return any(t.iri.endswith("#" + local) for t in self.types)
@@ -65,8 +77,11 @@ class Describer:
     HIDDEN = {"text", "responsibleActorType"}  # text is shown as the body; the super-property repeats the roles
 
     def __init__(self, repo: Repository) -> None:
+        from webapp.curation_views import Curation
+
         self.repo = repo
         self.bkd = repo.base + "ontology#"
+        self.curation = Curation(repo)
 
     def link(self, iri: str) -> Link:
         return Link(iri, self.repo.label(iri), self.repo.local_path(iri) or iri)
@@ -84,36 +99,73 @@ class Describer:
 
     def describe(self, iri: str) -> Entity:
         out = self.repo.select(f"""SELECT ?p ?o ?g WHERE {{ GRAPH ?g {{ <{iri}> ?p ?o }} }}""")
-        types, facts, text = [], {}, None
+        types, facts, curated, text = [], {}, {}, None
         inferred_graph = self.repo.base + "graph/inferred"
+        cur = self.curation
+        seen: set[tuple[str, str, str]] = set()
         for r in out:
             p = r["p"].value
             if p == RDF_TYPE:
-                types.append(self.link(r["o"].value))
+                if not any(t.iri == r["o"].value for t in types):
+                    types.append(self.link(r["o"].value))
                 continue
             local = p[len(self.bkd):] if p.startswith(self.bkd) else None
             if local == "text":
                 text = r["o"].value
             if local in self.HIDDEN:
                 continue
-            fact = facts.setdefault(p, Fact(self.link(p), [], inferred=r["g"].value == inferred_graph))
-            fact.values.append(self.value(r["o"]))
+            if (p, str(r["o"]), r["g"].value) in seen:
+                continue
+            seen.add((p, str(r["o"]), r["g"].value))
+            note = cur.note(iri, p, r["o"])
+            bucket = curated if (note is not None or r["g"].value == cur.graph) else facts
+            fact = bucket.setdefault(p, Fact(self.link(p), [], inferred=r["g"].value == inferred_graph))
+            value = self.value(r["o"])
+            value.annotation = note
+            if bucket is curated and any(v.text == value.text for v in fact.values):
+                continue
+            fact.values.append(value)
         incoming: dict[str, Fact] = {}
-        notes = []
-        for r in self.repo.select(f"""SELECT DISTINCT ?s ?p WHERE {{ ?s ?p <{iri}> . FILTER(isIRI(?s)) }}"""):
+        curated_in: dict[str, Fact] = {}
+        notes, annotations_in = [], set()
+        for r in self.repo.select(f"""SELECT DISTINCT ?s ?p ?g WHERE {{ GRAPH ?g {{ ?s ?p <{iri}> }} FILTER(isIRI(?s)) }}"""):
             p, s = r["p"].value, r["s"].value
             if p == self.bkd + "concerns":
-                notes.append((self.link(s), self._text(s)))
+                if not any(n[0].iri == s for n in notes):
+                    notes.append((self.link(s), self._text(s)))
                 continue
-            incoming.setdefault(p, Fact(self.link(p), [])).values.append(Value(self.repo.label(s), self.link(s)))
+            if s in cur.nodes:  # the records themselves: one summary line, not hundreds of links
+                annotations_in.add(s)
+                continue
+            note = cur.note(s, p, iri)
+            bucket = curated_in if (note is not None or r["g"].value == cur.graph) else incoming
+            fact = bucket.setdefault(p, Fact(self.link(p), []))
+            if not any(v.link and v.link.iri == s for v in fact.values):
+                fact.values.append(Value(self.repo.label(s), self.link(s), annotation=note))
+        for p in list(incoming):  # a link both curated and stated elsewhere is shown once, as curated
+            if p in curated_in:
+                done = {v.link.iri for v in curated_in[p].values}
+                incoming[p].values = [v for v in incoming[p].values if v.link.iri not in done]
+                if not incoming[p].values:
+                    del incoming[p]
         # an inferred super-property (prov:wasDerivedFrom from bkd:describedIn) only repeats a fact
-        shown = {v.text for f in facts.values() if not f.inferred for v in f.values}
+        shown = {v.text for f in (*facts.values(), *curated.values()) if not f.inferred for v in f.values}
         facts = {p: f for p, f in facts.items() if not f.inferred or {v.text for v in f.values} - shown}
-        for f in (*facts.values(), *incoming.values()):
+        for f in (*facts.values(), *incoming.values(), *curated.values(), *curated_in.values()):
             f.values.sort(key=lambda v: natural_key(v.text))
+        curated_node = bool(curated) and not any(not f.inferred for f in facts.values())
+        if curated_node:  # nothing here is the document's: one table, and the page says it is curated
+            facts, curated = {**facts, **curated}, {}
         entity = Entity(iri, self.repo.label(iri), sorted(types, key=lambda t: t.label), text,
                         sorted(facts.values(), key=self._order), sorted(incoming.values(), key=self._order),
                         notes)
+        entity.curated = sorted(curated.values(), key=self._order)
+        entity.curated_incoming = sorted(curated_in.values(), key=self._order)
+        entity.curated_node = curated_node
+        entity.annotations_in = len(annotations_in)
+        if entity.has_type("Action") or entity.has_type("SharedAction"):
+            path = self.repo.local_path(iri)
+            entity.trace_href = "/trace" + path if path else ""
         entity.panels = self._panels(entity)
         return entity
 
@@ -127,6 +179,10 @@ class Describer:
 
     def _panels(self, e: Entity) -> list[Panel]:
         panels = []
+        if any(e.has_type(t) for t in ("Theme", "ConservationActionClass", "ThreatClass", "SharedAction")):
+            panel = self._concept_actions(e)
+            if panel:
+                panels.append(panel)
         if e.has_type("PlanningUnit"):
             panels.append(self._by_priority(e.iri))
         if e.has_type("Action") and e.text:
@@ -146,3 +202,25 @@ class Describer:
         ordered = sorted(groups.items(), key=lambda kv: natural_key(kv[0]))
         return Panel("Measures by priority",
                      [(f"Priority {k}", sorted(v, key=lambda l: natural_key(l.label))) for k, v in ordered])
+
+    def _concept_actions(self, e: Entity) -> Panel | None:
+        """Every action of a theme, class or shared action, by planning unit, linked to its trace."""
+        from flask import url_for
+
+        from webapp.curation_views import columns_of, concept_actions
+        from webapp.routes.pages import table
+
+        t = table()
+        found = concept_actions(t, e.iri)
+        if not found:
+            return None
+        facet, actions = found
+        groups: dict[str, list[Link]] = {}
+        for a in actions:
+            for _, label, _, _ in columns_of(t, a):
+                path = self.repo.local_path(a.iri)
+                groups.setdefault(label, []).append(Link(a.iri, self.repo.label(a.iri), "/trace" + path if path else a.iri))
+        more = [Link("", f"List these {len(actions)} actions",
+                     url_for("pages.measures", **{facet: t.value(facet, e.iri)})),
+                Link("", "Themes × planning units", url_for("trace.matrix"))]
+        return Panel(f"Actions ({len(actions)}), traced", list(groups.items()), more)

@@ -15,6 +15,7 @@ from webapp.chart import svg
 from webapp.sorting import natural_key
 
 bp = Blueprint("pages", __name__)
+CURATED_FACETS = ("theme", "action_class", "threat", "shared")  # curated annotations, not source text
 
 SKOS = "http://www.w3.org/2004/02/skos/core#"
 BROWSE = [  # (class local name or IRI, heading) in the order the home page lists them
@@ -89,6 +90,7 @@ def measures():
     givens = cached("givens", lambda: sorted({a.given or "none" for a in t.rows}, key=natural_key))
     return render_template("measures.html", rows=rows, total=len(t.rows), options=options, selected=params,
                            q=q, kind=kind, given=given, givens=givens, labels=repo().label,
+                           curated_facets=CURATED_FACETS, has_other=any(a.kind == "other" for a in t.rows),
                            csv_url=url_for("pages.measures", **{**request.args.to_dict(flat=False), "format": "csv"}))
 
 
