@@ -2,6 +2,7 @@
 (KG_DIST), so tests never depend on, or overwrite, a developer's own build."""
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -58,16 +59,14 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def live_server(dist, tmp_path_factory):
-    """The real console script `kg serve` on a free port; yields its base URL."""
+@contextlib.contextmanager
+def running_server(env: dict, log: Path):
+    """The real console script `kg serve` on a free loopback port, in its own process
+    group (so its SPARQL workers stop with it); yields the base URL."""
     exe = Path(sys.executable).with_name("kg")
     assert exe.exists(), f"console script {exe} not found: install the project (pip install -e .)"
     port = _free_port()
-    log = tmp_path_factory.mktemp("server") / "serve.log"
-    env = {**os.environ, "KG_DIST": str(dist)}
     with open(log, "wb") as out:
-        # Its own process group, so the SPARQL worker processes it starts go with it.
         proc = subprocess.Popen([str(exe), "serve", "--host", "127.0.0.1", "--port", str(port)],
                                 cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
                                 start_new_session=True)
@@ -95,7 +94,38 @@ def live_server(dist, tmp_path_factory):
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(5)
-        try:  # anything left in the server's own process group (query workers)
+        try:
             os.killpg(proc.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
+
+
+@pytest.fixture(scope="session")
+def live_server(dist, tmp_path_factory):
+    """`kg serve` on the session-built dist; yields its base URL."""
+    log = tmp_path_factory.mktemp("server") / "serve.log"
+    with running_server({**os.environ, "KG_DIST": str(dist)}, log) as url:
+        yield url
+
+
+CHROMIUM = Path(os.environ.get("KG_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Debian Chromium driven by Playwright; fails (never skips) when missing."""
+    if not CHROMIUM.exists():
+        pytest.fail(f"Chromium not found at {CHROMIUM}: install Debian's chromium package "
+                    "(apt-get install chromium) or point KG_CHROMIUM at a Chromium binary")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError as e:
+        pytest.fail(f"Playwright for Python is not installed ({e}): pip install -e '.[dev]'")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield b
+        finally:
+            b.close()

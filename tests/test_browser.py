@@ -7,7 +7,6 @@ the web app, by SPARQL on the store the conftest builds.
 """
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
@@ -16,9 +15,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SHOTS = ROOT / "test-artifacts" / "browser"
-CHROMIUM = Path(os.environ.get("KG_CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+SHOTS.mkdir(parents=True, exist_ok=True)
 BASE_IRI = "https://w3id.org/bukhara-deer/"
 ONT = BASE_IRI + "ontology#"
 UNIT = "upper-amu-darya"          # planning unit chosen in the filter form
@@ -38,24 +35,6 @@ def _squash(text: str) -> str:
 @pytest.fixture(scope="module")
 def server(live_server):
     return live_server
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        pytest.fail(f"Chromium not found at {CHROMIUM}: install Debian's chromium package "
-                    "(apt-get install chromium) or point KG_CHROMIUM at a Chromium binary")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError as e:
-        pytest.fail(f"Playwright for Python is not installed ({e}): pip install -e '.[dev]'")
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 def test_browser_walkthrough(server, browser, store):

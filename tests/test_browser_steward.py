@@ -13,22 +13,17 @@ from __future__ import annotations
 
 import os
 import re
-import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
 
+from conftest import running_server
+
 ROOT = Path(__file__).resolve().parent.parent
 SHOTS = ROOT / "test-artifacts" / "steward"
-CHROMIUM = Path(os.environ.get("KG_CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+SHOTS.mkdir(parents=True, exist_ok=True)
 TIMEOUT_MS = 15_000
 NAME, PASSWORD = "Steward Tester", "browser-test-password"
 TEXT = "Publish an annual studbook of the captive Bukhara Deer groups."
@@ -59,12 +54,6 @@ DANGLING = """@prefix bkd: <https://w3id.org/bukhara-deer/ontology#> .
 """
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def steward_server(tmp_path_factory):
     """`kg serve` with its own graph, change-set directory, accounts and secret key."""
@@ -79,57 +68,8 @@ def steward_server(tmp_path_factory):
         p = subprocess.run([str(exe), *args], cwd=ROOT, capture_output=True, text=True, timeout=120,
                            env={**env, "KG_STEWARD_PASSWORD": PASSWORD}, stdin=subprocess.DEVNULL)
         assert p.returncode == 0, f"kg {' '.join(args)} failed: {p.stderr}"
-    port = _free_port()
-    log = tmp / "serve.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen([str(exe), "serve", "--host", "127.0.0.1", "--port", str(port)], cwd=ROOT,
-                                env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"`kg serve` exited with {proc.returncode} before serving:\n{log.read_text()}")
-            try:
-                with urllib.request.urlopen(url + "/", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"`kg serve` did not answer on {url} within 30 s:\n{log.read_text()}")
-            time.sleep(0.1)
+    with running_server(env, tmp / "serve.log") as url:
         yield {"url": url, "tmp": tmp, "additions": tmp / "additions"}
-    finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        pytest.fail(f"Chromium not found at {CHROMIUM}: install Debian's chromium package "
-                    "(apt-get install chromium) or point KG_CHROMIUM at a Chromium binary")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError as e:
-        pytest.fail(f"Playwright for Python is not installed ({e}): pip install -e '.[dev]'")
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 def test_upload_report_accept_page_revert(steward_server, browser):
