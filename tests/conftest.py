@@ -129,3 +129,23 @@ def browser():
             yield b
         finally:
             b.close()
+
+
+@pytest.fixture(scope="module")
+def app(dist):
+    """The web app on the session-built graph (test files may override it)."""
+    from webapp import create_app
+
+    return create_app({"KG_DIST": str(dist), "TESTING": True})
+
+
+@pytest.fixture(scope="module")
+def client(app):
+    return app.test_client()
+
+
+def html(resp) -> str:
+    """The body of a successful HTML response."""
+    assert resp.status_code == 200, resp.status_code
+    assert resp.content_type.startswith("text/html")
+    return resp.get_data(as_text=True)

@@ -14,27 +14,11 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from conftest import html
+
 BASE = "https://w3id.org/bukhara-deer/"
 ROOT = Path(__file__).resolve().parent.parent
 SAIGA = ROOT / "tests" / "fixtures" / "cross-species" / "saiga-measure.ttl"
-
-
-@pytest.fixture(scope="module")
-def app(dist):
-    from webapp import create_app
-
-    return create_app({"KG_DIST": str(dist), "TESTING": True})
-
-
-@pytest.fixture(scope="module")
-def client(app):
-    return app.test_client()
-
-
-def html(resp) -> str:
-    assert resp.status_code == 200, resp.status_code
-    assert resp.content_type.startswith("text/html")
-    return resp.get_data(as_text=True)
 
 
 def select(store, q: str) -> list:
