@@ -60,6 +60,7 @@ from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.namespace import DCTERMS, OWL, RDF, RDFS, SKOS, XSD
 
 from kg import rdfio, rules, sources
+from kg.terms import from_ox, to_ox
 from kg.config import settings
 from kg.namespaces import SH, bind_all
 from kg.validate import Finding, Report, _findings, _PreparedQueryGraph, load_shapes
@@ -161,35 +162,6 @@ def _ox_store(store) -> ox.Store:
     return store if isinstance(store, ox.Store) else store.ox
 
 
-def _to_ox(term):
-    if isinstance(term, URIRef):
-        return ox.NamedNode(str(term))
-    if isinstance(term, BNode):
-        return ox.BlankNode(str(term))
-    if isinstance(term, Literal):
-        if term.language:
-            return ox.Literal(str(term), language=term.language)
-        if term.datatype is not None:
-            return ox.Literal(str(term), datatype=ox.NamedNode(str(term.datatype)))
-        return ox.Literal(str(term))
-    raise TypeError(term)
-
-
-_XSD_STRING = str(XSD.string)
-
-
-def _from_ox(term):
-    if isinstance(term, ox.NamedNode):
-        return URIRef(term.value)
-    if isinstance(term, ox.BlankNode):
-        return BNode(term.value)
-    if term.language:
-        return Literal(term.value, lang=term.language)
-    dt = term.datatype.value
-    # A plain "..." in Turtle is xsd:string in RDF 1.1; rdflib keeps it without datatype.
-    return Literal(term.value) if dt == _XSD_STRING else Literal(term.value, datatype=URIRef(dt))
-
-
 class _Reader:
     """Index lookups on the store; asserted and inferred triples kept apart (the
     inferred graph is recomputed for the neighbourhood, so that a --replace does not
@@ -200,15 +172,15 @@ class _Reader:
         self.inferred_graph = ox.NamedNode(base + "graph/inferred")
 
     def quads(self, s=None, p=None, o=None):
-        return self.ox.quads_for_pattern(None if s is None else _to_ox(s), None if p is None else _to_ox(p),
-                                         None if o is None else _to_ox(o), None)
+        return self.ox.quads_for_pattern(None if s is None else to_ox(s), None if p is None else to_ox(p),
+                                         None if o is None else to_ox(o), None)
 
     def triples(self, s=None, p=None, o=None, inferred: bool = False) -> list[tuple]:
         out = []
         for q in self.quads(s, p, o):
             if not inferred and q.graph_name == self.inferred_graph:
                 continue
-            out.append((_from_ox(q.subject), _from_ox(q.predicate), _from_ox(q.object)))
+            out.append((from_ox(q.subject), from_ox(q.predicate), from_ox(q.object)))
         return out
 
     def exists(self, iri: URIRef) -> bool:
@@ -313,7 +285,7 @@ def check_addition(addition: Graph, store, replace: bool = False):
     for iri in lookups:
         asserted = []
         for q in reader.quads(iri):
-            t = (_from_ox(q.subject), _from_ox(q.predicate), _from_ox(q.object))
+            t = (from_ox(q.subject), from_ox(q.predicate), from_ox(q.object))
             if iri in subjects:
                 present.add(t)
             if q.graph_name != reader.inferred_graph:
@@ -407,7 +379,7 @@ def check_addition(addition: Graph, store, replace: bool = False):
     for o in {o for _, p, o in work if p != RDF.type and o in schema.described}:
         for t in schema.ontology.triples((o, None, None)):
             work.add(t)
-    for t in _infer(work):
+    for t in rules.infer(work):
         work.add(t)
 
     # ----- 3. SHACL on the neighbourhood, for the focus nodes only
@@ -466,27 +438,6 @@ def _speed_up_pyshacl() -> None:
     except ImportError:  # pragma: no cover - another pyshacl layout: run unpatched
         return
     shape_module.CONSTRAINT_PARAMS = (_SetList(ALL_CONSTRAINT_PARAMETERS), CONSTRAINT_PARAMETERS_MAP)
-
-
-def _infer(asserted: Graph) -> Graph:
-    """What kg.rules.infer returns, computed with the same rules (kg.rules.RULES, applied
-    until nothing new appears) on an in-memory Oxigraph store instead of rdflib's SPARQL
-    engine: on a neighbourhood graph rdflib spent ~80 ms parsing and evaluating the rule
-    queries, Oxigraph needs ~2 ms."""
-    work = ox.Store()
-    work.extend([ox.Quad(_to_ox(s), _to_ox(p), _to_ox(o)) for s, p, o in asserted])
-    inferred = Graph()
-    queries = [settings().rebase(rules.PREFIXES + q) for q in rules.RULES.values()]
-    changed = True
-    while changed:
-        changed = False
-        for q in queries:
-            new = [t for t in work.query(q) if ox.Quad(t.subject, t.predicate, t.object) not in work]
-            for t in new:
-                work.add(ox.Quad(t.subject, t.predicate, t.object))
-                inferred.add((_from_ox(t.subject), _from_ox(t.predicate), _from_ox(t.object)))
-                changed = True
-    return inferred
 
 
 # ---------------------------------------------------------------------------------

@@ -49,6 +49,19 @@ def kg(dist):
     return run
 
 
+# Prefixes for the small Turtle additions the steward tests submit.
+TURTLE_PREFIXES = """@prefix bkd:       <https://w3id.org/bukhara-deer/ontology#> .
+@prefix rdfs:      <http://www.w3.org/2000/01/rdf-schema#> .
+@prefix measure:   <https://w3id.org/bukhara-deer/measure/> .
+@prefix section:   <https://w3id.org/bukhara-deer/section/> .
+@prefix programme: <https://w3id.org/bukhara-deer/programme/> .
+@prefix document:  <https://w3id.org/bukhara-deer/document/> .
+@prefix priority:  <https://w3id.org/bukhara-deer/priority/> .
+@prefix actor:     <https://w3id.org/bukhara-deer/actor-type/> .
+@prefix unit:      <https://w3id.org/bukhara-deer/planning-unit/> .
+"""
+
+
 def source_text() -> str:
     return SOURCE.read_text(encoding="utf-8")
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import running_server
+from conftest import TURTLE_PREFIXES, running_server
 
 ROOT = Path(__file__).resolve().parent.parent
 SHOTS = ROOT / "test-artifacts" / "steward"
@@ -27,16 +27,7 @@ SHOTS.mkdir(parents=True, exist_ok=True)
 TIMEOUT_MS = 15_000
 NAME, PASSWORD = "Steward Tester", "browser-test-password"
 TEXT = "Publish an annual studbook of the captive Bukhara Deer groups."
-TURTLE = f"""@prefix bkd:       <https://w3id.org/bukhara-deer/ontology#> .
-@prefix rdfs:      <http://www.w3.org/2000/01/rdf-schema#> .
-@prefix measure:   <https://w3id.org/bukhara-deer/measure/> .
-@prefix section:   <https://w3id.org/bukhara-deer/section/> .
-@prefix programme: <https://w3id.org/bukhara-deer/programme/> .
-@prefix document:  <https://w3id.org/bukhara-deer/document/> .
-@prefix priority:  <https://w3id.org/bukhara-deer/priority/> .
-@prefix actor:     <https://w3id.org/bukhara-deer/actor-type/> .
-@prefix unit:      <https://w3id.org/bukhara-deer/planning-unit/> .
-
+TURTLE = TURTLE_PREFIXES + f"""
 measure:9.9 a bkd:Measure ;
     rdfs:label "Measure 9.9"@en ;
     bkd:number "9.9" ;

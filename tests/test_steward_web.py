@@ -20,19 +20,11 @@ from pathlib import Path
 
 import pytest
 
+from conftest import TURTLE_PREFIXES as PREFIXES
+
 ROOT = Path(__file__).resolve().parent.parent
 BASE = "https://w3id.org/bukhara-deer/"
 PASSWORD = "correct horse battery"
-PREFIXES = """@prefix bkd:       <https://w3id.org/bukhara-deer/ontology#> .
-@prefix rdfs:      <http://www.w3.org/2000/01/rdf-schema#> .
-@prefix measure:   <https://w3id.org/bukhara-deer/measure/> .
-@prefix section:   <https://w3id.org/bukhara-deer/section/> .
-@prefix programme: <https://w3id.org/bukhara-deer/programme/> .
-@prefix document:  <https://w3id.org/bukhara-deer/document/> .
-@prefix priority:  <https://w3id.org/bukhara-deer/priority/> .
-@prefix actor:     <https://w3id.org/bukhara-deer/actor-type/> .
-@prefix unit:      <https://w3id.org/bukhara-deer/planning-unit/> .
-"""
 TEXT_99 = "Publish an annual studbook of the captive Bukhara Deer groups."
 
 
