@@ -12,8 +12,10 @@ The store and the web app read dataset.nq; people read graph.ttl.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import time
+from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -98,7 +100,8 @@ def write_dist(parts: Parts, dist: Path) -> dict:
     rdfio.atomic_write(dist / "graph.nt", rdfio.serialize(merged, "nt"))
     rdfio.atomic_write(dist / "graph.jsonld", rdfio.serialize(merged, "json-ld"))
     rdfio.atomic_write(dist / "inferred.ttl", rdfio.serialize(bind_all(parts.inferred), "turtle"))
-    rdfio.atomic_write(dist / "dataset.nq", rdfio.serialize(dataset(parts), "nquads"))
+    nquads = rdfio.serialize(dataset(parts), "nquads")
+    rdfio.atomic_write(dist / "dataset.nq", nquads)
     shapes = rdfio.load_files([sources.shapes_file()], bind_all(Graph()))
     rdfio.atomic_write(dist / "shapes.ttl", rdfio.serialize(shapes, "turtle"))
     manifest = {
@@ -108,6 +111,34 @@ def write_dist(parts: Parts, dist: Path) -> dict:
                     "changesets": sum(len(g) for g in parts.changesets.values()),
                     "inferred": len(parts.inferred), "total": len(merged)},
         "changesets": list(parts.changesets),
+        "graphs": graph_hashes(nquads),
     }
     rdfio.atomic_write(dist / "build.json", json.dumps(manifest, indent=2).encode())
     return manifest
+
+
+def publish(dist: Path) -> str:
+    """Make the local store show the build in dist/ (a new Oxigraph generation; nothing
+    for memory). A remote SPARQL server is only written by `kg push`."""
+    from kg.store import engine
+
+    eng = engine()
+    if eng.kind == "sparql":
+        return "SPARQL server not updated: run `kg push` to load this build into it"
+    return eng.publish(dist)
+
+
+def graph_hashes(nquads: bytes) -> dict[str, str]:
+    """SHA-256 of each named graph's sorted N-Quads lines: which graphs a new build
+    changed, so a remote store is sent only those (kg.stores.sparql). Blank-node labels
+    are part of the text, so a graph with blank nodes may look changed when it is not;
+    that costs a re-send, never a missed change."""
+    lines: dict[str, list[bytes]] = defaultdict(list)
+    for line in nquads.splitlines():
+        body = line.rstrip()
+        if not body.endswith(b" ."):
+            continue
+        head, _, graph = body[:-2].rstrip().rpartition(b" ")
+        if graph.startswith(b"<") and graph.endswith(b">") and head:
+            lines[graph[1:-1].decode()].append(body)
+    return {g: hashlib.sha256(b"\n".join(sorted(ls))).hexdigest() for g, ls in sorted(lines.items())}

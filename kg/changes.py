@@ -15,6 +15,7 @@ renamed into dist/. A failure before the commit leaves everything as it was.
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import re
 import secrets
@@ -32,6 +33,7 @@ from kg import rdfio
 from kg.config import settings
 from kg.errors import BadInput, KGError
 from kg.namespaces import bind_all, bkd
+from kg.store import engine
 from kg.validate import Report, compact_iri
 
 INPUT_FORMATS = {".ttl": "turtle", ".jsonld": "json-ld", ".json": "json-ld", ".csv": "csv"}
@@ -154,9 +156,9 @@ def check(addition: Graph, *, replace: bool = False, store=None) -> CheckResult:
     """Validate the addition merged with the current graph, incrementally: only the
     addition's entities and what they reference are validated (kg.incremental)."""
     from kg.incremental import check_addition
-    from kg.store import Store
+    from kg.store import open_store
 
-    store = store or Store.open()
+    store = store or open_store()
     return check_addition(addition, store, replace=replace)
 
 
@@ -188,9 +190,9 @@ def add(addition: Graph, *, by: str, source: str, replace: bool = False) -> tupl
     _require(by, "--by NAME (who adds this)")
     _require(source, "--source TEXT (where the facts come from, or why)")
     with locked():
-        from kg.store import Store
+        from kg.store import open_store
 
-        store = Store.open() if (settings().dist / "dataset.nq").exists() else _fresh_store()
+        store = open_store() if (settings().dist / "dataset.nq").exists() else _fresh_store()
         result = check(addition, replace=replace, store=store)
         if not result.conforms:
             raise Rejected(result)
@@ -237,15 +239,11 @@ def _require(value: str, what: str) -> None:
 
 
 def _fresh_store():
+    """The graph built from the files, in memory: for checking before any `kg build`."""
     from kg import build
-    from kg.store import Store
+    from kg.stores.oxigraph import OxigraphStore
 
-    import pyoxigraph as ox
-
-    st = ox.Store()
-    data = rdfio.serialize(build.dataset(build.load_parts()), "nquads")
-    st.load(data, ox.RdfFormat.N_QUADS)
-    return Store(st)
+    return OxigraphStore.in_memory(data=rdfio.serialize(build.dataset(build.load_parts()), "nquads"))
 
 
 def _commit(addition: Graph, removed: Graph, *, by: str, source: str, reverts: str | None) -> ChangeSet:
@@ -256,22 +254,44 @@ def _commit(addition: Graph, removed: Graph, *, by: str, source: str, reverts: s
     path = s.additions / f"{cs_id}.trig"
     text = _trig(cs_id, addition, removed, by=by, source=source, reverts=reverts)
     staging = s.dist.parent / f".{s.dist.name}.staging-{cs_id}"
+    eng = engine()
+    previous = _manifest(s.dist)
+    prepared, committed = None, False
     try:
-        # 1. the new dist/, complete, in a staging directory (the file is not in place yet)
+        # 1. the new dist/, complete, in a staging directory (the file is not in place
+        #    yet), and whatever the store needs before it can show it (kg.store)
         tmp_file = staging / "changeset.trig"
         rdfio.atomic_write(tmp_file, text.encode("utf-8"))
         parts = build.load_parts(extra_changesets=[tmp_file])
         build.write_dist(parts, staging)
         tmp_file.unlink()
+        prepared = eng.prepare(staging)
         # 2. commit point: the change set's file appears atomically
         rdfio.atomic_write(path, text.encode("utf-8"))
-        # 3. the staged dist files replace the old ones, one rename each
+        committed = True
+        # 3. the staged dist files replace the old ones, one rename each, and the
+        #    store switches to the new graph (readers wait for both)
         s.dist.mkdir(parents=True, exist_ok=True)
-        for f in staging.iterdir():
-            os.replace(f, s.dist / f.name)
+        with eng.lock(s.dist):
+            for f in staging.iterdir():
+                os.replace(f, s.dist / f.name)
+            try:
+                eng.publish(s.dist, prepared, previous)
+            except KGError as e:
+                raise KGError(f"change set {cs_id} was accepted and dist/ rebuilt, but the store "
+                              f"was not updated: {e} (run `kg push` or `kg build` to bring it up to date)") from None
     finally:
+        if not committed:
+            eng.discard(prepared)
         shutil.rmtree(staging, ignore_errors=True)
     return _read_meta(path)
+
+
+def _manifest(dist: Path) -> dict | None:
+    try:
+        return json.loads((dist / "build.json").read_text(encoding="utf-8"))
+    except (FileNotFoundError, ValueError):
+        return None
 
 
 def _trig(cs_id: str, addition: Graph, removed: Graph, *, by: str, source: str, reverts: str | None) -> str:

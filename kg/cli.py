@@ -36,9 +36,10 @@ def cmd_build(args: argparse.Namespace) -> int:
             return 1
     dist = Path(args.dist) if args.dist else settings().dist
     manifest = build.write_dist(parts, dist)
+    store = build.publish(dist)
     t = manifest["triples"]
     _out(f"built {dist}/ in {time.perf_counter() - t0:.1f} s: {t['total']} triples "
-         f"(ontology {t['ontology']}, data {t['data']}, inferred {t['inferred']})")
+         f"(ontology {t['ontology']}, data {t['data']}, inferred {t['inferred']}); {store}")
     return 0
 
 
@@ -73,7 +74,7 @@ def _reason(args: argparse.Namespace) -> int:
 
 def cmd_query(args: argparse.Namespace) -> int:
     from kg import query
-    from kg.store import Store
+    from kg.store import open_store
 
     if args.list:
         for q in query.named_queries():
@@ -82,15 +83,15 @@ def cmd_query(args: argparse.Namespace) -> int:
     if not args.query:
         raise KGError("give a query: SPARQL text, a .rq file, or a name from `kg query --list`")
     sparql = query.resolve(args.query)
-    _out(query.run(Store.open(), sparql, args.format))
+    _out(query.run(open_store(), sparql, args.format))
     return 0
 
 
 def cmd_export(args: argparse.Namespace) -> int:
     from kg import export
-    from kg.store import Store
+    from kg.store import open_store
 
-    rows = export.measures(Store.open())
+    rows = export.measures(open_store())
     text = export.to_csv(rows) if args.format == "csv" else export.to_json(rows)
     if args.output:
         from kg.rdfio import atomic_write
@@ -102,9 +103,9 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_stats(args: argparse.Namespace) -> int:
     from kg import stats
-    from kg.store import Store
+    from kg.store import open_store
 
-    counts = stats.counts(Store.open())
+    counts = stats.counts(open_store())
     if args.format == "json":
         _out(json.dumps(counts, indent=2))
     else:

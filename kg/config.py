@@ -6,6 +6,11 @@ KG_BASE  base IRI of every entity and of the ontology (default
 KG_DIST  directory the build writes to and the store reads from (default dist/).
 KG_ADDITIONS  directory of accepted change sets (default data/additions/).
 KG_MAX_ADDITION_BYTES  largest change-set file accepted (default 5 MB).
+KG_STORE  the query store (kg.store): oxigraph (default; persistent, on disk in
+          KG_OXIGRAPH_DIR, default <KG_DIST>/oxigraph), memory (rdflib, loaded from
+          <KG_DIST>/dataset.nq at start) or sparql (a SPARQL 1.1 server:
+          KG_SPARQL_QUERY_URL, KG_SPARQL_UPDATE_URL, KG_SPARQL_GSP_URL,
+          KG_SPARQL_USER, KG_SPARQL_PASSWORD, KG_SPARQL_TIMEOUT seconds).
 """
 from __future__ import annotations
 
@@ -24,6 +29,9 @@ class Settings:
     dist: Path
     additions: Path
     max_addition_bytes: int
+    store: str = "oxigraph"
+    oxigraph_dir: Path | None = None
+    sparql: "SparqlSettings | None" = None
 
     @property
     def ontology_dir(self) -> Path:
@@ -50,6 +58,34 @@ class Settings:
         return text if self.base == DEFAULT_BASE else text.replace(DEFAULT_BASE, self.base)
 
 
+STORE_KINDS = ("oxigraph", "memory", "sparql")
+
+
+@dataclass(frozen=True)
+class SparqlSettings:
+    """Where a SPARQL 1.1 server answers: query (Protocol), update and Graph Store
+    Protocol endpoints, with optional credentials (HTTP Basic or Digest)."""
+    query_url: str
+    update_url: str
+    gsp_url: str
+    user: str | None
+    password: str | None
+    timeout: float
+
+
+def _sparql_settings() -> SparqlSettings | None:
+    query = os.environ.get("KG_SPARQL_QUERY_URL", "").strip()
+    if not query:
+        return None
+    return SparqlSettings(
+        query_url=query,
+        update_url=os.environ.get("KG_SPARQL_UPDATE_URL", "").strip() or query,
+        gsp_url=os.environ.get("KG_SPARQL_GSP_URL", "").strip(),
+        user=os.environ.get("KG_SPARQL_USER") or None,
+        password=os.environ.get("KG_SPARQL_PASSWORD") or None,
+        timeout=float(os.environ.get("KG_SPARQL_TIMEOUT", "60")))
+
+
 def settings() -> Settings:
     """Current settings; read on every call so tests can change the environment."""
     base = os.environ.get("KG_BASE", DEFAULT_BASE)
@@ -58,4 +94,7 @@ def settings() -> Settings:
     dist = Path(os.environ.get("KG_DIST", ROOT / "dist"))
     additions = Path(os.environ.get("KG_ADDITIONS", ROOT / "data" / "additions"))
     max_bytes = int(os.environ.get("KG_MAX_ADDITION_BYTES", str(5 * 1024 * 1024)))
-    return Settings(base=base, root=ROOT, dist=dist, additions=additions, max_addition_bytes=max_bytes)
+    store = os.environ.get("KG_STORE", "oxigraph").strip().lower() or "oxigraph"
+    ox_dir = Path(os.environ["KG_OXIGRAPH_DIR"]) if os.environ.get("KG_OXIGRAPH_DIR") else dist / "oxigraph"
+    return Settings(base=base, root=ROOT, dist=dist, additions=additions, max_addition_bytes=max_bytes,
+                    store=store, oxigraph_dir=ox_dir, sparql=_sparql_settings())

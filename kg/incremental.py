@@ -42,9 +42,9 @@ a pseudo-shape name ("check:...") instead of a shape IRI:
   check:changed-value   a new value for an existing single-valued fact: needs --replace
   check:already-present facts that are already in the graph (Info)
 
-The store is read through its pyoxigraph store (quads_for_pattern) rather than SPARQL
-text: index lookups are faster than query parsing, and terms never go through the
-KG_BASE text rebasing of Store.query.
+The store is read through kg.store.Store.quads (index lookups) rather than SPARQL
+text: lookups are faster than query parsing, and terms never go through the KG_BASE
+text rebasing of Store.query.
 """
 from __future__ import annotations
 
@@ -157,9 +157,12 @@ def _schema_for(base: str, _stamp: tuple) -> _Schema:
 # Reading the store
 # ---------------------------------------------------------------------------------
 
-def _ox_store(store) -> ox.Store:
-    """The pyoxigraph store behind a kg.store.Store (or a bare pyoxigraph store)."""
-    return store if isinstance(store, ox.Store) else store.ox
+def _as_store(store):
+    """A kg.store.Store (a bare pyoxigraph store is wrapped: tests and benchmarks)."""
+    if isinstance(store, ox.Store):
+        from kg.stores.oxigraph import OxigraphStore
+        return OxigraphStore(store)
+    return store
 
 
 class _Reader:
@@ -168,12 +171,12 @@ class _Reader:
     leave stale consequences behind)."""
 
     def __init__(self, store, base: str) -> None:
-        self.ox = _ox_store(store)
+        self.store = _as_store(store)
         self.inferred_graph = ox.NamedNode(base + "graph/inferred")
 
     def quads(self, s=None, p=None, o=None):
-        return self.ox.quads_for_pattern(None if s is None else to_ox(s), None if p is None else to_ox(p),
-                                         None if o is None else to_ox(o), None)
+        return self.store.quads(None if s is None else to_ox(s), None if p is None else to_ox(p),
+                                None if o is None else to_ox(o))
 
     def triples(self, s=None, p=None, o=None, inferred: bool = False) -> list[tuple]:
         out = []
@@ -475,7 +478,7 @@ def _same_folder(reader: _Reader, iri: str) -> list[str]:
     for a suggestion when the property has no declared range."""
     folder = iri[: max(iri.rfind("/"), iri.rfind("#")) + 1]
     seen = set()
-    for q in reader.ox.quads_for_pattern(None, ox.NamedNode(str(RDF.type)), None, None):
+    for q in reader.quads(None, RDF.type, None):
         v = q.subject.value if isinstance(q.subject, ox.NamedNode) else ""
         if v.startswith(folder):
             seen.add(v)

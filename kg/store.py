@@ -1,17 +1,42 @@
-"""The query store: the built dataset loaded into an embedded Oxigraph store.
+"""One store interface, three engines (KG_STORE): where the built graph is queried.
 
-Oxigraph answers this graph's queries in well under a millisecond where rdflib's
-SPARQL engine needs tens of milliseconds, so every read path (CLI, exports, web)
-goes through here. The store is rebuilt from dist/ (itself rebuilt from files).
+  oxigraph  embedded, persistent on disk (pyoxigraph): the default. `kg build` loads
+            it, `kg serve` reopens it in milliseconds (kg.stores.oxigraph).
+  memory    rdflib's in-memory Dataset, loaded from dist/dataset.nq at open: for
+            tests and tiny graphs (kg.stores.memory).
+  sparql    any SPARQL 1.1 Protocol / Graph Store Protocol server by URL: for
+            organisations that already run one (kg.stores.sparql; `kg push`).
+
+Every engine answers the same calls with the same types, so the web app, the CLI,
+validation and the steward workflow never ask which one they have:
+
+  query(sparql)      read-only SPARQL with the predefined prefixes and the union of
+                     the named graphs as default graph; results are pyoxigraph result
+                     objects (QuerySolutions, QueryBoolean, QueryTriples) whatever
+                     the engine, so there is one result type to format and serialize;
+  quads(s, p, o, g)  index lookups (the incremental check);
+  graph_names(), load(dataset), replace_graphs({name: triples | None}) (one
+                     transaction where the engine has them), __len__.
+
+Syntax is checked by Oxigraph's parser before any engine sees a query, so errors read
+the same (line, column, what was expected) on every backend.
+
+The files in dist/ stay the record of what was built; publish() makes a store show a
+newly built dist/ (after `kg build` and after every accepted change set), choosing per
+engine how: a new on-disk generation swapped in atomically, or only the named graphs
+whose content changed pushed to the server.
 """
 from __future__ import annotations
 
 import re
+from abc import ABC, abstractmethod
+from contextlib import nullcontext
 from pathlib import Path
+from typing import ContextManager, Iterable, Iterator
 
 import pyoxigraph as ox
 
-from kg.config import settings
+from kg.config import STORE_KINDS, settings
 from kg.errors import BadInput, KGError
 
 PREFIXES = {
@@ -28,6 +53,9 @@ PREFIXES = {
 _UPDATE = re.compile(r"^\s*(?:(?:PREFIX\s+\S*\s*<[^>]*>|BASE\s*<[^>]*>)\s*)*"
                      r"(INSERT|DELETE|LOAD|CLEAR|CREATE|DROP|COPY|MOVE|ADD|WITH)\b", re.I)
 
+Result = ox.QuerySolutions | ox.QueryBoolean | ox.QueryTriples
+Term = ox.NamedNode | ox.BlankNode | ox.Literal
+
 
 def prefixes() -> dict[str, str]:
     """Prefixes predefined for every query: the standard ones plus bkd: and bkdi:."""
@@ -35,39 +63,159 @@ def prefixes() -> dict[str, str]:
     return {**PREFIXES, "bkd": s.ontology_ns, "bkdi": s.base}
 
 
-class Store:
-    """Read-only access to the built graph (the union of its named graphs)."""
+class Store(ABC):
+    """The built graph (its named graphs, queried as their union), on some engine."""
 
-    def __init__(self, ox_store: ox.Store) -> None:
-        self._store = ox_store
+    kind: str = ""
 
-    @classmethod
-    def open(cls, dist: Path | None = None) -> "Store":
-        path = (dist or settings().dist) / "dataset.nq"
-        if not path.exists():
-            raise KGError(f"no built graph at {path}: run `kg build` first")
-        store = ox.Store()
-        store.bulk_load(path=str(path), format=ox.RdfFormat.N_QUADS)
-        return cls(store)
+    # -- reading -------------------------------------------------------------------
 
-    @property
-    def ox(self) -> ox.Store:
-        """The underlying Oxigraph store, for index lookups that need no SPARQL text."""
-        return self._store
-
-    def __len__(self) -> int:
-        return len(self._store)
-
-    def query(self, sparql: str):
-        """Run a read-only SPARQL query; a syntax error or an update is bad input."""
+    def query(self, sparql: str, *, default_graph: list[str] | None = None,
+              named_graphs: list[str] | None = None) -> Result:
+        """Run a read-only SPARQL query. A syntax error or an update is bad input.
+        default_graph / named_graphs are the Protocol's dataset (IRIs, not rebased);
+        without them the default graph is the union of all named graphs."""
         if is_update(sparql):
             raise BadInput("updates are not allowed: this store is read-only "
-                           "(change the data files and run `kg build`)")
-        try:
-            return self._store.query(settings().rebase(sparql), prefixes=prefixes(),
-                                     use_default_graph_as_union=True)
-        except SyntaxError as e:
-            raise BadInput(syntax_message(sparql, str(e))) from None
+                           "(change the data files and run `kg build`, or add a change set)")
+        s = settings()
+        text = s.rebase(sparql)
+        form = query_form(text, sparql)
+        dg = [s.rebase(g) for g in default_graph] if default_graph is not None else None
+        ng = [s.rebase(g) for g in named_graphs] if named_graphs is not None else None
+        return self._query(text, form, dg, ng)
+
+    @abstractmethod
+    def _query(self, sparql: str, form: type, default_graph: list[str] | None,
+               named_graphs: list[str] | None) -> Result:
+        """Run a syntactically valid, rebased query of the given form (the pyoxigraph
+        result class it yields)."""
+
+    @abstractmethod
+    def quads(self, s: Term | None = None, p: Term | None = None, o: Term | None = None,
+              g: ox.NamedNode | None = None) -> Iterator[ox.Quad]:
+        """The quads matching a pattern (None = any), in the named graphs."""
+
+    @abstractmethod
+    def graph_names(self) -> list[str]:
+        """The named graphs the store holds."""
+
+    @abstractmethod
+    def __len__(self) -> int:
+        """Number of quads."""
+
+    # -- writing -------------------------------------------------------------------
+
+    @abstractmethod
+    def load(self, dataset_nq: Path) -> None:
+        """Replace everything this graph owns with the quads of an N-Quads file."""
+
+    @abstractmethod
+    def replace_graphs(self, graphs: dict[str, Iterable[ox.Triple] | None]) -> None:
+        """Replace each named graph by the triples given (None: remove the graph), in
+        one transaction where the engine has them."""
+
+    def add_graph(self, name: str, triples: Iterable[ox.Triple]) -> None:
+        self.replace_graphs({name: triples})
+
+    def remove_graph(self, name: str) -> None:
+        self.replace_graphs({name: None})
+
+    def generation(self) -> str:
+        """Changes whenever the published graph changes (for caches); "" if unknown."""
+        return ""
+
+    def close(self) -> None:
+        """Release files or connections."""
+
+
+class Engine(ABC):
+    """How one kind of store is opened and how a newly built dist/ is published to it."""
+
+    kind: str = ""
+
+    @abstractmethod
+    def open(self, dist: Path) -> Store:
+        """The store showing the graph built in dist (read-only use)."""
+
+    def prepare(self, staged: Path) -> object:
+        """Work done before a change set's commit point, from the staged dist/ (so a
+        failure leaves the published graph as it was). Returns what publish needs."""
+        return None
+
+    @abstractmethod
+    def publish(self, dist: Path, prepared: object = None, previous: dict | None = None) -> str:
+        """Make the store show dist/ (already in place); `previous` is the manifest
+        (build.json) the store showed before, when known. Returns one line for people."""
+
+    def discard(self, prepared: object) -> None:
+        """Undo prepare() when the commit did not happen."""
+
+    def lock(self, dist: Path) -> ContextManager:
+        """Held while dist/ and the store switch to a new graph, so that no reader
+        opens the one without the other."""
+        return nullcontext()
+
+
+def engine(kind: str | None = None) -> Engine:
+    """The engine chosen by KG_STORE (or by name)."""
+    kind = (kind or settings().store).lower()
+    if kind == "oxigraph":
+        from kg.stores.oxigraph import OxigraphEngine
+        return OxigraphEngine()
+    if kind == "memory":
+        from kg.stores.memory import MemoryEngine
+        return MemoryEngine()
+    if kind == "sparql":
+        from kg.stores.sparql import SparqlEngine
+        return SparqlEngine()
+    raise KGError(f"unknown KG_STORE '{kind}' (use one of: {', '.join(STORE_KINDS)})")
+
+
+def open_store(dist: Path | None = None, kind: str | None = None) -> Store:
+    """The configured store on the graph built in dist/ (default KG_DIST)."""
+    return engine(kind).open(Path(dist) if dist else settings().dist)
+
+
+def dataset_file(dist: Path) -> Path:
+    path = dist / "dataset.nq"
+    if not path.exists():
+        raise KGError(f"no built graph at {path}: run `kg build` first")
+    return path
+
+
+# ---------------------------------------------------------------------------------
+# Parsing, shared by every engine
+# ---------------------------------------------------------------------------------
+
+_PARSER = ox.Store()  # empty: running a query on it only parses it and tells its form
+
+
+def query_form(text: str, original: str | None = None) -> type:
+    """The result class of a query (QuerySolutions for SELECT, QueryBoolean for ASK,
+    QueryTriples for CONSTRUCT/DESCRIBE), found by Oxigraph's parser on an empty
+    store; a syntax error becomes BadInput with line and column of `original`."""
+    try:
+        return type(_PARSER.query(text, prefixes=prefixes()))
+    except SyntaxError as e:
+        raise BadInput(syntax_message(original or text, str(e))) from None
+
+
+def with_prefixes(sparql: str) -> str:
+    """The query text with PREFIX declarations for the predefined prefixes it uses but
+    does not declare, for engines that take no prefix map (rdflib takes initNs)."""
+    declared = {m.lower() for m in re.findall(r"PREFIX\s+([\w.-]*):", sparql, re.I)}
+    head = "".join(f"PREFIX {p}: <{ns}> " for p, ns in prefixes().items()
+                   if p.lower() not in declared and re.search(rf"(?<![\w.-]){re.escape(p)}:", sparql))
+    return head + sparql if head else sparql
+
+
+def triples_result(triples: Iterable[ox.Triple]) -> ox.QueryTriples:
+    """A pyoxigraph QueryTriples holding the given triples: the one CONSTRUCT/DESCRIBE
+    result type of every engine (pyoxigraph has no public constructor for it)."""
+    st = ox.Store()
+    st.extend(ox.Quad(t.subject, t.predicate, t.object, ox.DefaultGraph()) for t in triples)
+    return st.query("CONSTRUCT WHERE { ?s ?p ?o }")
 
 
 def is_update(sparql: str) -> bool:

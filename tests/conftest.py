@@ -26,14 +26,15 @@ def dist(tmp_path_factory) -> Path:
     from kg import build
 
     build.write_dist(build.load_parts(), d)
+    build.publish(d)
     return d
 
 
 @pytest.fixture(scope="session")
 def store(dist):
-    from kg.store import Store
+    from kg.store import open_store
 
-    return Store.open(dist)
+    return open_store(dist)
 
 
 @pytest.fixture

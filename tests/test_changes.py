@@ -43,9 +43,9 @@ def snapshot(*dirs: Path) -> dict[str, str]:
 
 
 def ask(dist: Path, sparql: str) -> str:
-    from kg.store import Store
+    from kg.store import open_store
 
-    res = Store.open(dist).query(sparql)
+    res = open_store(dist).query(sparql)
     return str(bool(res)).lower() if isinstance(res, bool) or not hasattr(res, "variables") else \
         "\n".join(s[0].value for s in res)
 

@@ -222,11 +222,11 @@ def test_downloads_and_void(client):
 
 
 def test_graph_loaded_once_not_per_request(app, client, monkeypatch):
-    from kg import store as store_module
+    from webapp import repository
 
     def fail(*a, **k):
         raise AssertionError("the store was reopened during a request")
 
-    monkeypatch.setattr(store_module.Store, "open", classmethod(fail))
+    monkeypatch.setattr(repository, "open_store", fail)
     for path in ("/", "/measures", "/measure/1.1", "/ontology"):
         assert client.get(path).status_code == 200

@@ -192,22 +192,20 @@ def _die_with_parent() -> None:
         pass
 
 
-def _worker_main(conn, dist: str, base: str, pdeathsig: bool = False) -> None:
-    """Load the store, then answer requests on `conn` until None or EOF."""
+def _worker_main(conn, dist: str, env: dict[str, str], pdeathsig: bool = False) -> None:
+    """Open the store, then answer requests on `conn` until None or EOF. `env` holds
+    the parent's KG_* settings (the fork server may predate them)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's business
     if pdeathsig and sys.platform.startswith("linux"):
         _die_with_parent()
-    os.environ["KG_BASE"] = base
+    for key in [k for k in os.environ if k.startswith("KG_")]:
+        del os.environ[key]
+    os.environ.update(env)
     os.environ["KG_DIST"] = dist
     try:
-        from kg.config import settings
-        from kg.store import Store, prefixes, syntax_message
+        from kg.store import open_store
 
-        # Store.query has no dataset parameters (default-graph-uri, named-graph-uri),
-        # so the worker uses the Oxigraph store it wraps, with the same rebasing,
-        # prefixes and union default graph.
-        store = Store.open(Path(dist)).ox
-        rebase, pfx = settings().rebase, prefixes()
+        store = open_store(Path(dist))
     except BaseException as e:  # noqa: BLE001 - reported to the parent
         conn.send(("fail", f"query worker could not load the graph: {e}"))
         return
@@ -220,7 +218,7 @@ def _worker_main(conn, dist: str, base: str, pdeathsig: bool = False) -> None:
         if req is None:
             return
         try:
-            reply = _execute(store, rebase, pfx, syntax_message, *req)
+            reply = _execute(store, *req)
         except BaseException as e:  # noqa: BLE001 - never let the worker die on a query
             reply = ("error", f"query failed: {type(e).__name__}: {' '.join(str(e).split())[:300]}")
         try:
@@ -229,18 +227,15 @@ def _worker_main(conn, dist: str, base: str, pdeathsig: bool = False) -> None:
             return
 
 
-def _execute(store, rebase, pfx, syntax_message, sparql, fmt, default_graph, named_graphs, max_bytes):
-    kwargs: dict = {"prefixes": pfx}
-    if default_graph is None:
-        kwargs["use_default_graph_as_union"] = True
-    else:
-        kwargs["default_graph"] = [ox.NamedNode(rebase(g)) for g in default_graph]
-    if named_graphs is not None:
-        kwargs["named_graphs"] = [ox.NamedNode(rebase(g)) for g in named_graphs]
+def _execute(store, sparql, fmt, default_graph, named_graphs, max_bytes):
+    from kg.errors import BadInput
+    from kg.store import prefixes
+
     try:
-        result = store.query(rebase(sparql), **kwargs)
-    except SyntaxError as e:
-        return ("bad", syntax_message(sparql, str(e)))
+        result = store.query(sparql, default_graph=default_graph, named_graphs=named_graphs)
+    except BadInput as e:
+        return ("bad", str(e))
+    pfx = prefixes()
     out = _LimitedWriter(max_bytes)
     try:
         if isinstance(result, (ox.QuerySolutions, ox.QueryBoolean)):
@@ -284,6 +279,7 @@ class QueryRunner:
         self.timeout = float(timeout)
         self.max_bytes = int(max_bytes)
         self.base = base or settings().base
+        self.env = {**{k: v for k, v in os.environ.items() if k.startswith("KG_")}, "KG_BASE": self.base}
         self._ctx = _context()
         self._idle: queue.Queue[_Worker] = queue.Queue()
         self._all: set[_Worker] = set()       # guarded by _lock (spawn/close only)
@@ -306,7 +302,7 @@ class QueryRunner:
         # Only a fork-server child may use the parent-death signal: it fires when the
         # forking *thread* ends, which under "spawn" is a short-lived request thread.
         pdeathsig = self._ctx.get_start_method() == "forkserver"
-        proc = self._ctx.Process(target=_worker_main, args=(child, str(self.dist), self.base, pdeathsig),
+        proc = self._ctx.Process(target=_worker_main, args=(child, str(self.dist), self.env, pdeathsig),
                                  name="kg-sparql-worker", daemon=True)
         proc.start()
         child.close()

@@ -8,7 +8,7 @@ from pathlib import Path
 import pyoxigraph as ox
 
 from kg.config import settings
-from kg.store import Store
+from kg.store import Store, open_store
 
 LABEL_PROPS = ("http://www.w3.org/2004/02/skos/core#prefLabel",
                "http://www.w3.org/2000/01/rdf-schema#label",
@@ -24,7 +24,7 @@ class Repository:
 
     @classmethod
     def load(cls, dist: Path) -> "Repository":
-        repo = cls(Store.open(dist), dist, settings().base)
+        repo = cls(open_store(dist), dist, settings().base)
         repo.labels = repo._all_labels()
         return repo
 

@@ -1,0 +1,1 @@
+"""The engines behind kg.store.Store: oxigraph (default), memory (rdflib), sparql."""

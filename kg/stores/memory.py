@@ -1,0 +1,102 @@
+"""The rdflib engine: the built dataset in an in-memory rdflib Dataset.
+
+For tests and tiny graphs: nothing to install or start, but rdflib's pure-Python SPARQL
+engine is orders of magnitude slower than Oxigraph on large graphs (docs/benchmarks.md).
+Results are turned into pyoxigraph result objects through the SPARQL JSON results
+format, so callers see the same types as from the other engines.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import pyoxigraph as ox
+from rdflib import Dataset, URIRef
+
+from kg.store import Engine, Result, Store, Term, dataset_file, prefixes, triples_result
+from kg.terms import from_ox, to_ox
+
+
+class MemoryStore(Store):
+    kind = "memory"
+
+    def __init__(self, ds: Dataset, generation: str = "") -> None:
+        self._ds = ds
+        self._generation = generation
+
+    @classmethod
+    def from_file(cls, dataset_nq: Path) -> "MemoryStore":
+        ds = Dataset(default_union=True)
+        ds.parse(str(dataset_nq), format="nquads")
+        return cls(ds, generation=str(dataset_nq.stat().st_mtime_ns))
+
+    def _query(self, sparql: str, form: type, default_graph, named_graphs) -> Result:
+        ds = self._ds if default_graph is None and named_graphs is None else \
+            self._restricted(default_graph, named_graphs)
+        res = ds.query(sparql, initNs=prefixes())
+        if form is ox.QueryTriples:
+            return triples_result(ox.Triple(*(to_ox(x) for x in t)) for t in res.graph)
+        return ox.parse_query_results(res.serialize(format="json"), format=ox.QueryResultsFormat.JSON)
+
+    def _restricted(self, default_graph: list[str] | None, named_graphs: list[str] | None) -> Dataset:
+        """A dataset whose default graph is the merge of default_graph (all graphs if
+        None) and whose named graphs are named_graphs (all if None): the Protocol's
+        default-graph-uri / named-graph-uri."""
+        ds = Dataset(default_union=False)
+        names = [c.identifier for c in self._ds.graphs() if isinstance(c.identifier, URIRef)]
+        for g in (default_graph if default_graph is not None else names):
+            for t in self._ds.graph(URIRef(g)):
+                ds.default_graph.add(t)
+        for g in (named_graphs if named_graphs is not None else names):
+            target = ds.graph(URIRef(g))
+            for t in self._ds.graph(URIRef(g)):
+                target.add(t)
+        return ds
+
+    def quads(self, s: Term | None = None, p: Term | None = None, o: Term | None = None,
+              g: ox.NamedNode | None = None) -> Iterator[ox.Quad]:
+        pattern = tuple(None if x is None else from_ox(x) for x in (s, p, o))
+        ctx = None if g is None else self._ds.graph(URIRef(g.value))
+        for qs, qp, qo, qg in self._ds.quads((*pattern, ctx)):
+            name = getattr(qg, "identifier", qg)
+            if not isinstance(name, URIRef):
+                continue
+            yield ox.Quad(to_ox(qs), to_ox(qp), to_ox(qo), ox.NamedNode(str(name)))
+
+    def graph_names(self) -> list[str]:
+        return sorted(str(c.identifier) for c in self._ds.graphs()
+                      if isinstance(c.identifier, URIRef) and len(c))
+
+    def __len__(self) -> int:
+        return sum(len(c) for c in self._ds.graphs())
+
+    def load(self, dataset_nq: Path) -> None:
+        ds = Dataset(default_union=True)
+        ds.parse(str(dataset_nq), format="nquads")
+        self._ds = ds
+
+    def replace_graphs(self, graphs: dict[str, Iterable[ox.Triple] | None]) -> None:
+        """Built aside, then swapped in: readers see the old or the new graph."""
+        new = {}
+        for name, triples in graphs.items():
+            new[name] = None if triples is None else [tuple(from_ox(x) for x in (t.subject, t.predicate, t.object))
+                                                      for t in triples]
+        for name, triples in new.items():
+            self._ds.remove_graph(URIRef(name))
+            if triples:
+                target = self._ds.graph(URIRef(name))
+                for t in triples:
+                    target.add(t)
+
+    def generation(self) -> str:
+        return self._generation
+
+
+class MemoryEngine(Engine):
+    kind = "memory"
+
+    def open(self, dist: Path) -> MemoryStore:
+        return MemoryStore.from_file(dataset_file(dist))
+
+    def publish(self, dist: Path, prepared: object = None, previous: dict | None = None) -> str:
+        return f"in-memory store: reads {dist}/dataset.nq when opened"

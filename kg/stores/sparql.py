@@ -1,0 +1,228 @@
+"""The remote engine: any SPARQL 1.1 server (Virtuoso, Fuseki, GraphDB, QLever, ...).
+
+Reads go to the query endpoint (SPARQL 1.1 Protocol, POST form). Writes go to the
+Graph Store Protocol endpoint when one is configured (PUT replaces a graph, POST adds
+to it; large graphs are sent in chunks), else to the update endpoint as SPARQL Update
+(DROP SILENT GRAPH + INSERT DATA). Credentials, when given, are offered for HTTP Basic
+and Digest authentication (Fuseki and GraphDB use Basic, Virtuoso's /sparql-auth and
+/sparql-graph-crud-auth use Digest).
+
+This graph owns only the named graphs under its base (<base>graph/..., <base>changeset/...):
+queries see their union as the default graph (the server's own system graphs are left
+out by naming ours as the Protocol's default-graph-uri), and `kg push` replaces and
+removes only those graphs, never anything else on a shared server.
+"""
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections import defaultdict
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import pyoxigraph as ox
+
+from kg.config import SparqlSettings, settings
+from kg.errors import KGError
+from kg.store import Engine, Result, Store, Term, dataset_file, triples_result, with_prefixes
+
+CHUNK_TRIPLES = 50_000         # triples per Graph Store Protocol request
+UPDATE_CHUNK_BYTES = 1_000_000  # bytes of N-Triples per INSERT DATA request
+RESULTS_JSON = "application/sparql-results+json"
+TRIPLES_ACCEPT = "application/n-triples, text/plain;q=0.9, text/turtle;q=0.8"
+
+
+class RemoteError(KGError):
+    """The SPARQL server failed or could not be reached: exit code 3."""
+
+    exit_code = 3
+
+
+class Client:
+    """HTTP to one server, with optional credentials (Basic or Digest, as it asks)."""
+
+    def __init__(self, cfg: SparqlSettings) -> None:
+        self.cfg = cfg
+        handlers: list = []
+        if cfg.user:
+            pm = urllib.request.HTTPPasswordMgrWithDefaultRealm()
+            for url in {cfg.query_url, cfg.update_url, cfg.gsp_url} - {""}:
+                pm.add_password(None, url, cfg.user, cfg.password or "")
+            handlers += [urllib.request.HTTPDigestAuthHandler(pm), urllib.request.HTTPBasicAuthHandler(pm)]
+        self._opener = urllib.request.build_opener(*handlers)
+
+    def send(self, method: str, url: str, body: bytes | None = None,
+             headers: dict[str, str] | None = None) -> tuple[bytes, str]:
+        req = urllib.request.Request(url, data=body, method=method, headers=headers or {})
+        try:
+            with self._opener.open(req, timeout=self.cfg.timeout) as resp:
+                return resp.read(), resp.headers.get("Content-Type", "")
+        except urllib.error.HTTPError as e:
+            detail = " ".join(e.read().decode("utf-8", "replace").split())[:400]
+            raise RemoteError(f"SPARQL server {url.split('?')[0]} answered {e.code} {e.reason}: {detail}") from None
+        except (urllib.error.URLError, OSError) as e:
+            reason = getattr(e, "reason", e)
+            raise RemoteError(f"SPARQL server {url.split('?')[0]} unreachable: {reason} "
+                              "(check KG_SPARQL_QUERY_URL and that the server runs)") from None
+
+    def form(self, url: str, fields: list[tuple[str, str]], accept: str) -> tuple[bytes, str]:
+        body = urllib.parse.urlencode(fields).encode()
+        return self.send("POST", url, body, {"Content-Type": "application/x-www-form-urlencoded",
+                                              "Accept": accept})
+
+
+class SparqlStore(Store):
+    kind = "sparql"
+
+    def __init__(self, cfg: SparqlSettings) -> None:
+        self.cfg = cfg
+        self.client = Client(cfg)
+        self.base = settings().base
+        self._graphs: list[str] | None = None
+
+    # -- reading -------------------------------------------------------------------
+
+    def _query(self, sparql: str, form: type, default_graph, named_graphs) -> Result:
+        if default_graph is None:
+            default_graph = self.graph_names()
+        return self._request(with_prefixes(sparql), form, default_graph, named_graphs)
+
+    def _request(self, sparql: str, form: type, default_graph: list[str] | None = None,
+                 named_graphs: list[str] | None = None) -> Result:
+        fields = [("query", sparql)]
+        fields += [("default-graph-uri", g) for g in default_graph or ()]
+        fields += [("named-graph-uri", g) for g in named_graphs or ()]
+        if form is ox.QueryTriples:
+            body, ctype = self.client.form(self.cfg.query_url, fields, TRIPLES_ACCEPT)
+            fmt = ox.RdfFormat.TURTLE if "turtle" in ctype else ox.RdfFormat.N_TRIPLES
+            return triples_result(ox.Triple(q.subject, q.predicate, q.object) for q in ox.parse(body, format=fmt))
+        body, _ = self.client.form(self.cfg.query_url, fields, RESULTS_JSON)
+        try:
+            return ox.parse_query_results(body, format=ox.QueryResultsFormat.JSON)
+        except (SyntaxError, ValueError) as e:
+            raise RemoteError(f"SPARQL server sent unreadable results: {e}") from None
+
+    def _select(self, sparql: str, graphs: bool = True) -> ox.QuerySolutions:
+        return self._request(sparql, ox.QuerySolutions)
+
+    def quads(self, s: Term | None = None, p: Term | None = None, o: Term | None = None,
+              g: ox.NamedNode | None = None) -> Iterator[ox.Quad]:
+        terms = {"s": s, "p": p, "o": o, "g": g}
+        pattern = {k: (str(v) if v is not None else f"?{k}") for k, v in terms.items()}
+        select = " ".join(f"?{k}" for k, v in terms.items() if v is None) or "*"
+        where = f"GRAPH {pattern['g']} {{ {pattern['s']} {pattern['p']} {pattern['o']} }}"
+        if g is None:
+            where += f" FILTER(STRSTARTS(STR(?g), {json.dumps(self.base)}))"
+        q = f"SELECT {select} WHERE {{ {where} }}" if select != "*" else f"ASK {{ {where} }}"
+        if select == "*":
+            if bool(self._request(q, ox.QueryBoolean)):
+                yield ox.Quad(s, p, o, g)
+            return
+        for sol in self._select(q):
+            yield ox.Quad(*(terms[k] if terms[k] is not None else sol[k] for k in "spog"))
+
+    def graph_names(self) -> list[str]:
+        if self._graphs is None:
+            q = (f"SELECT DISTINCT ?g WHERE {{ GRAPH ?g {{ ?s ?p ?o }} "
+                 f"FILTER(STRSTARTS(STR(?g), {json.dumps(self.base)})) }}")
+            self._graphs = sorted(sol["g"].value for sol in self._select(q))
+        return list(self._graphs)
+
+    def __len__(self) -> int:
+        q = (f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH ?g {{ ?s ?p ?o }} "
+             f"FILTER(STRSTARTS(STR(?g), {json.dumps(self.base)})) }}")
+        return int(next(iter(self._select(q)))["n"].value)
+
+    # -- writing -------------------------------------------------------------------
+
+    def load(self, dataset_nq: Path) -> None:
+        """Replace this graph's named graphs on the server by those of the file, and
+        remove the ones the file no longer has (e.g. of reverted change sets)."""
+        graphs = read_graphs(dataset_nq)
+        stale = [g for g in self.graph_names() if g not in graphs]
+        self.replace_graphs({**graphs, **{g: None for g in stale}})
+
+    def replace_graphs(self, graphs: dict[str, Iterable[ox.Triple] | None]) -> None:
+        """Per graph: the server replaces each graph atomically (one PUT, or one
+        update request); a graph sent in several chunks is complete after its last."""
+        self._graphs = None
+        for name, triples in graphs.items():
+            if triples is None:
+                self._update(f"DROP SILENT GRAPH <{name}>")
+            elif self.cfg.gsp_url:
+                self._put_graph(name, list(triples))
+            else:
+                self._insert_graph(name, list(triples))
+
+    def _put_graph(self, name: str, triples: list[ox.Triple]) -> None:
+        url = self.cfg.gsp_url + ("&" if "?" in self.cfg.gsp_url else "?") + urllib.parse.urlencode({"graph": name})
+        for i in range(0, max(len(triples), 1), CHUNK_TRIPLES):
+            body = ox.serialize(triples[i:i + CHUNK_TRIPLES], format=ox.RdfFormat.N_TRIPLES)
+            # N-Triples is Turtle: every Graph Store Protocol server reads text/turtle
+            self.client.send("PUT" if i == 0 else "POST", url, body,
+                             {"Content-Type": "text/turtle; charset=utf-8"})
+
+    def _insert_graph(self, name: str, triples: list[ox.Triple]) -> None:
+        self._update(f"DROP SILENT GRAPH <{name}>")
+        chunk: list[str] = []
+        size = 0
+        for line in ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES).decode().splitlines(keepends=True):
+            chunk.append(line)
+            size += len(line)
+            if size > UPDATE_CHUNK_BYTES:
+                self._update(f"INSERT DATA {{ GRAPH <{name}> {{\n{''.join(chunk)}}} }}")
+                chunk, size = [], 0
+        if chunk:
+            self._update(f"INSERT DATA {{ GRAPH <{name}> {{\n{''.join(chunk)}}} }}")
+
+    def _update(self, sparql: str) -> None:
+        self.client.send("POST", self.cfg.update_url, urllib.parse.urlencode({"update": sparql}).encode(),
+                         {"Content-Type": "application/x-www-form-urlencoded", "Accept": "*/*"})
+
+
+def read_graphs(dataset_nq: Path) -> dict[str, list[ox.Triple]]:
+    """The triples of each named graph of an N-Quads file."""
+    graphs: dict[str, list[ox.Triple]] = defaultdict(list)
+    for q in ox.parse(path=str(dataset_nq), format=ox.RdfFormat.N_QUADS):
+        if isinstance(q.graph_name, ox.NamedNode):
+            graphs[q.graph_name.value].append(ox.Triple(q.subject, q.predicate, q.object))
+    return dict(graphs)
+
+
+class SparqlEngine(Engine):
+    kind = "sparql"
+
+    def config(self) -> SparqlSettings:
+        cfg = settings().sparql
+        if cfg is None:
+            raise KGError("KG_STORE=sparql needs KG_SPARQL_QUERY_URL (and KG_SPARQL_UPDATE_URL or "
+                          "KG_SPARQL_GSP_URL to write; KG_SPARQL_USER/KG_SPARQL_PASSWORD if it asks)")
+        return cfg
+
+    def open(self, dist: Path) -> SparqlStore:
+        return SparqlStore(self.config())
+
+    def publish(self, dist: Path, prepared: object = None, previous: dict | None = None) -> str:
+        """Push what changed since `previous` (the manifest the server showed), by the
+        per-graph hashes of build.json; everything when previous is unknown."""
+        store = SparqlStore(self.config())
+        path = dataset_file(dist)
+        new = _graph_hashes(dist)
+        if previous is None or "graphs" not in previous:
+            store.load(path)
+            return f"pushed {len(new)} graphs to {store.cfg.query_url}"
+        old = previous["graphs"]
+        changed = [g for g, h in new.items() if old.get(g) != h]
+        removed = [g for g in old if g not in new]
+        graphs = read_graphs(path) if changed else {}
+        store.replace_graphs({**{g: graphs.get(g, []) for g in changed}, **{g: None for g in removed}})
+        return f"updated {len(changed)} and removed {len(removed)} graphs on {store.cfg.query_url}"
+
+
+def _graph_hashes(dist: Path) -> dict[str, str]:
+    try:
+        return json.loads((dist / "build.json").read_text(encoding="utf-8")).get("graphs", {})
+    except FileNotFoundError:
+        return {}
