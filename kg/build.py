@@ -94,12 +94,15 @@ def dataset(parts: Parts) -> Dataset:
     return ds
 
 
-def write_dist(parts: Parts, dist: Path) -> dict:
+def write_dist(parts: Parts, dist: Path, dumps: bool = True) -> dict:
+    """Write dist/; without `dumps`, only what the stores and the app need (dataset.nq,
+    shapes.ttl, build.json): large synthetic graphs skip the Turtle/JSON-LD dumps."""
     merged = parts.merged()
-    rdfio.atomic_write(dist / "graph.ttl", rdfio.serialize(merged, "turtle"))
-    rdfio.atomic_write(dist / "graph.nt", rdfio.serialize(merged, "nt"))
-    rdfio.atomic_write(dist / "graph.jsonld", rdfio.serialize(merged, "json-ld"))
-    rdfio.atomic_write(dist / "inferred.ttl", rdfio.serialize(bind_all(parts.inferred), "turtle"))
+    if dumps:
+        rdfio.atomic_write(dist / "graph.ttl", rdfio.serialize(merged, "turtle"))
+        rdfio.atomic_write(dist / "graph.nt", rdfio.serialize(merged, "nt"))
+        rdfio.atomic_write(dist / "graph.jsonld", rdfio.serialize(merged, "json-ld"))
+        rdfio.atomic_write(dist / "inferred.ttl", rdfio.serialize(bind_all(parts.inferred), "turtle"))
     nquads = rdfio.serialize(dataset(parts), "nquads")
     rdfio.atomic_write(dist / "dataset.nq", nquads)
     shapes = rdfio.load_files([sources.shapes_file()], bind_all(Graph()))
@@ -128,17 +131,36 @@ def publish(dist: Path) -> str:
     return eng.publish(dist)
 
 
+class GraphHashes:
+    """A fingerprint of each named graph's N-Quads lines, in any order: which graphs a
+    new build changed, so a remote store is sent only those (kg.stores.sparql). The sum
+    of the lines' digests does not depend on their order, so it can be computed while
+    streaming. Blank-node labels are part of the text, so a graph with blank nodes may
+    look changed when it is not: that costs a re-send, never a missed change."""
+
+    MOD = 1 << 128
+
+    def __init__(self) -> None:
+        self._sums: dict[str, int] = defaultdict(int)
+        self._counts: dict[str, int] = defaultdict(int)
+
+    def add(self, graph: str, line: bytes) -> None:
+        digest = hashlib.blake2b(line.rstrip(), digest_size=16).digest()
+        self._sums[graph] = (self._sums[graph] + int.from_bytes(digest, "big")) % self.MOD
+        self._counts[graph] += 1
+
+    def result(self) -> dict[str, str]:
+        return {g: f"{self._counts[g]}-{self._sums[g]:032x}" for g in sorted(self._sums)}
+
+
 def graph_hashes(nquads: bytes) -> dict[str, str]:
-    """SHA-256 of each named graph's sorted N-Quads lines: which graphs a new build
-    changed, so a remote store is sent only those (kg.stores.sparql). Blank-node labels
-    are part of the text, so a graph with blank nodes may look changed when it is not;
-    that costs a re-send, never a missed change."""
-    lines: dict[str, list[bytes]] = defaultdict(list)
+    """GraphHashes of an N-Quads text (every quad in a named graph)."""
+    h = GraphHashes()
     for line in nquads.splitlines():
         body = line.rstrip()
         if not body.endswith(b" ."):
             continue
         head, _, graph = body[:-2].rstrip().rpartition(b" ")
         if graph.startswith(b"<") and graph.endswith(b">") and head:
-            lines[graph[1:-1].decode()].append(body)
-    return {g: hashlib.sha256(b"\n".join(sorted(ls))).hexdigest() for g, ls in sorted(lines.items())}
+            h.add(graph[1:-1].decode(), body)
+    return h.result()

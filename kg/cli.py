@@ -186,6 +186,56 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_push(args: argparse.Namespace) -> int:
+    """Load the built graph (with its accepted change sets) into the SPARQL server."""
+    from kg.config import settings
+    from kg.stores.sparql import SparqlEngine
+
+    dist = Path(args.dist) if args.dist else settings().dist
+    t0 = time.perf_counter()
+    line = SparqlEngine().publish(dist, previous=None)
+    _out(f"{line} in {time.perf_counter() - t0:.1f} s")
+    return 0
+
+
+def cmd_synth(args: argparse.Namespace) -> int:
+    """A synthetic graph N times the shipped one, built into its own dist/."""
+    from kg import build, synth
+
+    if args.scale < 1:
+        raise KGError("--scale must be 1 or more")
+    out = Path(args.out or f"dist-synth-{args.scale}")
+    t0 = time.perf_counter()
+    if args.validate:
+        from kg import validate
+
+        report = validate.validate_graph(synth.synth_parts(args.scale, args.seed).merged())
+        if not report.conforms:
+            sys.stderr.write(report.text() + "\nkg: the synthetic graph does not conform (nothing written)\n")
+            return 1
+    if args.dumps:
+        manifest = build.write_dist(synth.synth_parts(args.scale, args.seed), out)
+    else:
+        manifest = synth.write_dist(args.scale, args.seed, out)
+    store = build.publish(out)
+    _out(f"synthetic graph x{args.scale} (seed {args.seed}) in {out}/ in {time.perf_counter() - t0:.1f} s: "
+         f"{manifest['triples']['total']} triples, {len(manifest['changesets'])} change sets; {store}\n"
+         f"serve it with: KG_DIST={out} kg serve")
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    """The engines at 1x to 1000x (benchmarks/scale.py); a report, exit code 0."""
+    from kg.config import ROOT
+
+    if not (ROOT / "benchmarks" / "scale.py").exists():
+        raise KGError("kg bench runs from a source checkout (benchmarks/ is not installed)")
+    sys.path.insert(0, str(ROOT))
+    from benchmarks import scale
+
+    return scale.main(args)
+
+
 def cmd_steward(args: argparse.Namespace) -> int:
     """Steward accounts for the web page /steward (kg.stewards; file: $KG_STEWARDS)."""
     import getpass
@@ -273,6 +323,26 @@ def parser() -> argparse.ArgumentParser:
     w.add_argument("--port", type=int, default=5000)
     w.add_argument("--threads", type=int, default=8, help="request threads (default 8)")
     w.set_defaults(func=cmd_serve)
+
+    pu = sub.add_parser("push", help="load the built graph into the SPARQL server (KG_SPARQL_*)")
+    pu.add_argument("--dist", help="the build to push (default: $KG_DIST or dist/)")
+    pu.set_defaults(func=cmd_push)
+
+    sy = sub.add_parser("synth", help="a synthetic graph N times the shipped one, for benchmarks")
+    sy.add_argument("--scale", type=int, required=True, metavar="N")
+    sy.add_argument("--seed", type=int, default=1, help="same scale and seed, same graph (default 1)")
+    sy.add_argument("--out", help="output directory (default dist-synth-N)")
+    sy.add_argument("--validate", action="store_true", help="check it against the shapes first (slow at scale)")
+    sy.add_argument("--dumps", action="store_true", help="also write the Turtle/JSON-LD dumps (slow at scale)")
+    sy.set_defaults(func=cmd_synth)
+
+    be = sub.add_parser("bench", help="benchmark the engines at 1x to 1000x; writes docs/benchmarks.md")
+    be.add_argument("--scales", default="1,10,100,1000", help="comma-separated scales (default 1,10,100,1000)")
+    be.add_argument("--stores", default="memory,oxigraph,sparql", help="engines (default memory,oxigraph,sparql)")
+    be.add_argument("--output", default="docs/benchmarks.md", help="where the table goes ('-' for none)")
+    be.add_argument("--budget", type=float, default=20.0, help="seconds per measured row, at most (default 20)")
+    be.add_argument("--hermit-limit", type=float, default=120.0, help="stop HermiT after this many seconds (0: skip)")
+    be.set_defaults(func=cmd_bench)
 
     st = sub.add_parser("steward", help="manage the steward accounts of the web page /steward ($KG_STEWARDS)")
     st.add_argument("action", choices=["add", "remove", "list"],

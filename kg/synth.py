@@ -7,7 +7,10 @@ sections, measures, Annex 1 sections and items, planning units and sites under t
 base (section/synth-k/2.0, measure/synth-k/2.10, annex1/synth-k/4.2,
 annex1/section/synth-k/1.0, population/synth-k/upper-amu-darya, site/synth-k/Tj1).
 Countries, places, hotspots, footnotes, the source document, the other programmes and
-the controlled lists are shared, as a second programme would share them.
+the controlled lists are shared, as a second programme would share them. Each copy has
+the curated layer of its original (themes, IUCN classes, annex links, shared actions,
+with their annotation records), and the measures of every 10th copy arrive as a change
+set (named graph changeset/synth-k with PROV-O provenance), as stewards' additions do.
 
 The copies conform to the shapes: numbers stay unique within their programme, codes
 that must be unique across the graph (site codes, unit numbers) are renumbered,
@@ -20,17 +23,26 @@ graph without running the rules on it.
 """
 from __future__ import annotations
 
+import json
+import os
 import random
+import time
+from collections import Counter
+from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
+from typing import Any, Iterator
 
 from rdflib import Graph, Literal, URIRef
-from rdflib.namespace import DCTERMS, RDF, RDFS, SKOS
+from rdflib.namespace import DCTERMS, PROV, RDF, RDFS, SKOS, XSD
 
-from kg import build
+from kg import build, rdfio, sources
+from kg.terms import to_ox
 from kg.config import settings
 from kg.namespaces import bind_all, bkd
 
 WORK_PROGRAMME = "programme/wp-2025-2032"
+CHANGESET_EVERY = 10  # every 10th copy's measures arrive as a change set
 PHRASES = ("", " in close cooperation with the neighbouring Range States",
            " and report on progress to the Meeting of the Signatories",
            " in the transboundary hotspots", " with the participation of local communities",
@@ -63,18 +75,69 @@ def _replicated(data: Graph, base: str) -> set[URIRef]:
     return {s for s in out if str(s).startswith(base)}
 
 
-def _copy(g: Graph, k: int, rng: random.Random, parts: build.Parts, base: str,
-          copies: set[URIRef], texts: dict, inferred_into: Graph | None) -> None:
+@dataclass
+class _Plan:
+    """What every copy is made from: the seed and what to copy of it."""
+    base: str
+    seed: build.Parts
+    copies: set
+    annotations: set
+    texts: dict
+    n_copies: int
+
+
+def _plan(scale: int) -> _Plan:
+    if scale < 1:
+        raise ValueError("scale must be at least 1")
+    base = settings().base
+    parts = _seed_parts(base)
     B = bkd()
+    texts = {kind: sorted(str(o) for s in parts.data.subjects(RDF.type, kind)
+                          for o in parts.data.objects(s, B.text))
+             for kind in (B.Measure, B.Annex1Item)}
+    copies = _replicated(parts.data, base)
+    annotations = {a for a, _, subj in parts.curation.triples((None, RDF.subject, None))
+                   if subj in copies and str(a).startswith(base)}
+    # Each copy holds only the programme's own entities (not the ontology, countries,
+    # places, ...), so reaching `scale` times the seed's size takes more copies than
+    # scale - 1: as many as the size to add divided by the size of one copy.
+    per_copy = sum(1 for s in copies | annotations for _ in parts.curation.triples((s, None, None))) \
+        + sum(1 for s in copies for _ in parts.data.triples((s, None, None))) \
+        + sum(1 for s in copies for _ in parts.inferred.triples((s, None, None)))
+    seed_size = sum(len(g) for _, g in parts.graphs())
+    n_copies = round((scale - 1) * seed_size / per_copy) if scale > 1 else 0
+    return _Plan(base, parts, copies, annotations, texts, n_copies)
+
+
+def quads(scale: int, seed: int = 1) -> Iterator[tuple[str, Any, Any, Any]]:
+    """(graph local name, s, p, o) of the synthetic graph, seed first, then copy by
+    copy: a stream, so that a graph of millions of triples is never held at once."""
+    plan = _plan(scale)
+    for name, g in plan.seed.graphs():
+        if name.startswith("changeset/"):
+            name = "graph/data"  # the seed's own change sets are part of its data here
+        for s, p, o in g:
+            yield name, s, p, o
+    for k in range(2, plan.n_copies + 2):
+        rng = random.Random(seed * 1_000_003 + k)
+        yield from _copy(k, rng, plan)
+
+
+def _copy(k: int, rng: random.Random, plan: _Plan) -> Iterator[tuple[str, Any, Any, Any]]:
+    B = bkd()
+    base, data, copies = plan.base, plan.seed.data, plan.copies
     mapping = {s: URIRef(_copy_iri(str(s), base, k)) for s in copies}
-    data = parts.data
+    as_changeset = k % CHANGESET_EVERY == 0
+    cs_graph = f"changeset/synth-{k}"
 
     def m(term):
         return mapping.get(term, term)
 
+    added = 0
     for s in copies:
         kinds = set(data.objects(s, RDF.type))
         kind = B.Measure if B.Measure in kinds else B.Annex1Item if B.Annex1Item in kinds else None
+        graph = cs_graph if as_changeset and kind == B.Measure else "graph/data"
         for _, p, o in data.triples((s, None, None)):
             if p == RDFS.label and isinstance(o, Literal):
                 o = Literal(f"{o} [synthetic copy {k}]", lang=o.language)
@@ -88,51 +151,87 @@ def _copy(g: Graph, k: int, rng: random.Random, parts: build.Parts, base: str,
             elif p == B.unitNumber:
                 o = Literal(int(o) + 10 * k)
             elif p == B.text and kind is not None:
-                o = Literal(rng.choice(texts[kind]).rstrip(". ") + rng.choice(PHRASES) + ".")
-            g.add((mapping[s], p, m(o)))
+                o = Literal(rng.choice(plan.texts[kind]).rstrip(". ") + rng.choice(PHRASES) + ".")
+            added += graph == cs_graph
+            yield graph, mapping[s], p, m(o)
     # incoming links from shared entities are not copied: a copy's population lists its
     # own sites (hasSite is among the copied triples), nothing else points into a copy.
-    if inferred_into is not None:
-        for s in copies:
-            for t in parts.inferred.triples((s, None, None)):
-                inferred_into.add((mapping[s], t[1], m(t[2])))
+    for s in copies:
+        for _, p, o in plan.seed.inferred.triples((s, None, None)):
+            yield "graph/inferred", mapping[s], p, m(o)
+    # the curated layer: links of the copied entities and their annotation records
+    cur = plan.seed.curation
+    for s in copies:
+        for _, p, o in cur.triples((s, None, None)):
+            yield "graph/curation", mapping[s], p, m(o)
+    for ann in plan.annotations:
+        new = URIRef(_copy_iri(str(ann), base, k))
+        for _, p, o in cur.triples((ann, None, None)):
+            yield "graph/curation", new, p, m(o)
+    if as_changeset:
+        for t in _provenance(f"synth-{k}", k, added, base):
+            yield ("graph/changesets", *t)
+
+
+def _provenance(cs_id: str, k: int, added: int, base: str) -> list[tuple]:
+    """What `kg add` records of a change set (PROV-O), for a synthetic one."""
+    B = bkd()
+    cs = URIRef(f"{base}changeset/{cs_id}")
+    agent = URIRef(f"{base}steward/synthetic-steward")
+    return [(cs, RDF.type, B.ChangeSet), (cs, RDFS.label, Literal(f"Change set {cs_id}", lang="en")),
+            (cs, DCTERMS.identifier, Literal(cs_id)), (cs, PROV.wasAttributedTo, agent),
+            (cs, PROV.generatedAtTime, Literal(f"2026-01-01T00:00:{k % 60:02d}Z", datatype=XSD.dateTime)),
+            (cs, DCTERMS.source, Literal(f"synthetic programme {k} (kg synth)")),
+            (cs, B.addedTriples, Literal(added, datatype=XSD.integer)),
+            (cs, B.removedTriples, Literal(0, datatype=XSD.integer)),
+            (agent, RDF.type, B.Steward), (agent, RDFS.label, Literal("Synthetic steward"))]
 
 
 def synth_parts(scale: int, seed: int = 1) -> build.Parts:
-    """Ontology, data (shipped + copies) and inferred triples of a synthetic graph about
-    `scale` times the size of the shipped one; ready for kg.build.dataset()."""
-    if scale < 1:
-        raise ValueError("scale must be at least 1")
+    """The synthetic graph as build.Parts (rdflib graphs): for tests and small scales;
+    write_dist() streams large ones to a file instead."""
+    seed_parts = _seed_parts(settings().base)
+    out = build.Parts(ontology=seed_parts.ontology, data=bind_all(Graph()), inferred=Graph(),
+                      curation=bind_all(Graph()))
+    by_name = {"graph/data": out.data, "graph/inferred": out.inferred, "graph/curation": out.curation,
+               "graph/changesets": out.provenance, "graph/ontology": None}
+    for name, s, p, o in quads(scale, seed):
+        if name == "graph/ontology":
+            continue
+        g = by_name.get(name)
+        if g is None:
+            g = out.changesets.setdefault(name.removeprefix("changeset/"), bind_all(Graph()))
+        g.add((s, p, o))
+    return out
+
+
+def write_dist(scale: int, seed: int, dist: Path) -> dict:
+    """Stream the synthetic graph into dist/ as the build would leave it for the stores
+    and the app (dataset.nq, shapes.ttl, build.json; no Turtle/JSON-LD dumps), without
+    holding it in memory."""
     base = settings().base
-    parts = _seed_parts(base)
-    data = bind_all(Graph())
-    inferred = Graph()
-    for t in parts.data:
-        data.add(t)
-    for t in parts.inferred:
-        inferred.add(t)
-    for _, g in parts.changesets.items():
-        for t in g:
-            data.add(t)
-    B = bkd()
-    texts = {kind: sorted(str(o) for s in parts.data.subjects(RDF.type, kind)
-                          for o in parts.data.objects(s, B.text))
-             for kind in (B.Measure, B.Annex1Item)}
-    copies = _replicated(parts.data, base)
-    # Each copy holds only the programme's own entities (not the ontology, countries,
-    # places, ...), so reaching `scale` times the seed's size takes more copies than
-    # scale - 1: as many as the size to add divided by the size of one copy.
-    per_copy = sum(1 for s in copies for _ in parts.data.triples((s, None, None))) \
-        + sum(1 for s in copies for _ in parts.inferred.triples((s, None, None)))
-    seed_size = sum(len(g) for _, g in parts.graphs())
-    n_copies = round((scale - 1) * seed_size / per_copy) if scale > 1 else 0
-    for k in range(2, n_copies + 2):
-        rng = random.Random(seed * 1_000_003 + k)
-        _copy(data, k, rng, parts, base, copies, texts, inferred)
-    return build.Parts(ontology=parts.ontology, data=data, inferred=inferred)
-
-
-def synth(scale: int, seed: int = 1) -> Graph:
-    """The asserted data of a synthetic graph (shipped data + copies), without
-    the ontology and without inferred triples: what `kg build` would take as data."""
-    return synth_parts(scale, seed).data
+    dist.mkdir(parents=True, exist_ok=True)
+    hashes, counts, changesets = build.GraphHashes(), Counter(), {}
+    tmp = dist / ".dataset.nq.tmp"
+    with open(tmp, "w", encoding="utf-8", newline="\n") as f:
+        for name, s, p, o in quads(scale, seed):
+            line = f"{to_ox(s)} {to_ox(p)} {to_ox(o)} <{base}{name}> .\n"
+            f.write(line)
+            hashes.add(base + name, line.encode())
+            counts[name.split("/")[0] if name.startswith("changeset/") else name] += 1
+            if name.startswith("changeset/"):
+                changesets[name] = None
+    os.replace(tmp, dist / "dataset.nq")
+    shapes = rdfio.load_files([sources.shapes_file()], bind_all(Graph()))
+    rdfio.atomic_write(dist / "shapes.ttl", rdfio.serialize(shapes, "turtle"))
+    manifest = {
+        "base": base, "built": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "synthetic": {"scale": scale, "seed": seed},
+        "triples": {"ontology": counts["graph/ontology"], "data": counts["graph/data"],
+                    "curation": counts["graph/curation"], "changesets": counts["changeset"],
+                    "inferred": counts["graph/inferred"], "total": sum(counts.values())},
+        "changesets": [c.removeprefix("changeset/") for c in changesets],
+        "graphs": hashes.result(),
+    }
+    rdfio.atomic_write(dist / "build.json", json.dumps(manifest, indent=2).encode())
+    return manifest

@@ -1,0 +1,382 @@
+"""The engines at scale: `kg bench` (or `make bench`).
+
+For each scale N (1, 10, 100, 1000 by default: synthetic graphs N times the shipped
+one, kg.synth, seed 1) and each engine (memory, oxigraph, sparql), one child process
+measures:
+
+  load      loading the built dataset.nq into the engine (rdflib parse; a new Oxigraph
+            generation on disk; `kg push` to a Virtuoso server started on loopback);
+  peak MB   the child's peak resident memory (plus the Virtuoso server's, for sparql);
+  queries   p50 and p95 of every competency query of queries/ (kg.store.Store.query);
+  pages     p95 of the main pages through the Flask test client (app started on the
+            engine; the first request of each page is a warm-up);
+  check     p50 / p95 of checking a 10-measure addition (kg.incremental);
+  serve     seconds from starting `kg serve` to the first 200 answer on / .
+
+HermiT (owlready2) is timed once per scale on the whole graph, stopped after
+--hermit-limit seconds. Results accumulate in .bench/results.json (a later run of some
+scales or engines replaces only those rows); the table of everything measured is
+printed and written to docs/benchmarks.md with a description of the machine.
+
+A report, not a test: the exit code is 0 whatever the numbers say.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+WORK = Path(os.environ.get("KG_BENCH_DIR", ROOT / ".bench"))
+RESULTS = WORK / "results.json"
+ADDITION = ROOT / "tests" / "fixtures" / "additions" / "valid-10-measures.ttl"
+PAGES = ("home", "measures list", "measures filtered", "measure", "section", "population", "site",
+         "country", "ontology", "browse", "search", "VoID", "matrix")
+MIN_SAMPLES, MAX_SAMPLES = 5, 200
+CHILD_TIMEOUT_S = 3 * 3600
+TARGETS = ("oxigraph queries p50 >= 20x faster than memory at 1000x; every page p95 < 200 ms; "
+           "10-measure check < 200 ms at every size; `kg serve` ready < 2 s on a built store")
+
+
+# ---------------------------------------------------------------------------------
+# Measuring (child side)
+# ---------------------------------------------------------------------------------
+
+def _sample(fn, budget: float, warmup: int = 1) -> list[float]:
+    """Milliseconds per call: at least MIN_SAMPLES calls, then until `budget` seconds."""
+    for _ in range(warmup):
+        fn()
+    out: list[float] = []
+    start = time.perf_counter()
+    while len(out) < MAX_SAMPLES:
+        t = time.perf_counter()
+        fn()
+        out.append((time.perf_counter() - t) * 1000)
+        if len(out) >= MIN_SAMPLES and time.perf_counter() - start > budget:
+            break
+    return out
+
+
+def _pct(values: list[float], p: float) -> float:
+    s = sorted(values)
+    k = (len(s) - 1) * p / 100
+    lo = int(k)
+    hi = min(lo + 1, len(s) - 1)
+    return s[lo] + (s[hi] - s[lo]) * (k - lo)
+
+
+def _stats(values: list[float]) -> dict:
+    return {"p50": round(_pct(values, 50), 2), "p95": round(_pct(values, 95), 2), "n": len(values)}
+
+
+def child(scale: int, kind: str, dist: Path, budget: float) -> dict:
+    """Everything measured for one engine on one built graph, in this process."""
+    os.environ["KG_DIST"], os.environ["KG_STORE"] = str(dist), kind
+    from kg import query as kgquery
+    from kg.changes import parse_input
+    from kg.incremental import check_addition
+    from kg.store import open_store
+
+    out: dict = {"scale": scale, "store": kind, "triples": json.loads((dist / "build.json").read_text())["triples"]["total"]}
+    t = time.perf_counter()
+    if kind == "oxigraph":
+        from kg.stores.oxigraph import load_generation
+        import shutil
+
+        root = Path(tempfile.mkdtemp(dir=WORK))
+        load_generation(root, dist)
+        out["load_s"] = round(time.perf_counter() - t, 2)
+        shutil.rmtree(root, ignore_errors=True)
+        store = open_store(dist)
+    elif kind == "memory":
+        store = open_store(dist)
+        out["load_s"] = round(time.perf_counter() - t, 2)
+    else:
+        from kg.stores.sparql import SparqlEngine
+
+        SparqlEngine().publish(dist, previous=None)
+        out["load_s"] = round(time.perf_counter() - t, 2)
+        store = open_store(dist)
+
+    out["queries"] = {}
+    for q in kgquery.named_queries():
+        out["queries"][q.name] = _stats(_sample(lambda: list(store.query(q.sparql)), budget / 4))
+
+    addition = parse_input(ADDITION)
+    result = check_addition(addition, store)
+    out["check_conforms"] = result.conforms
+    out["check"] = _stats(_sample(lambda: check_addition(addition, store), budget / 2, warmup=2))
+
+    from benchmarks.web import pages
+    from webapp import create_app
+
+    t = time.perf_counter()
+    app = create_app({"KG_DIST": str(dist), "TESTING": True})
+    out["app_start_s"] = round(time.perf_counter() - t, 2)
+    client = app.test_client()
+    repo = app.extensions["kg"]
+    page_list = [*pages(repo.store, repo.base), ("matrix", "/matrix", {}, 200)]
+    out["pages"] = {}
+    for name, path, headers, status in page_list:
+        if name not in PAGES:
+            continue
+
+        def get(path=path, headers=headers, status=status):
+            r = client.get(path, headers=headers)
+            assert r.status_code == status, f"{path}: {r.status_code}"
+        out["pages"][name] = _stats(_sample(get, budget / 8))
+    out["peak_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    return out
+
+
+def serve_ready(dist: Path, kind: str, env: dict, timeout: float = 1800) -> float | None:
+    """Seconds from starting `kg serve` to the first 200 on / (None: not within timeout)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**env, "KG_DIST": str(dist), "KG_STORE": kind}
+    t = time.perf_counter()
+    proc = subprocess.Popen([str(Path(sys.executable).with_name("kg")), "serve", "--port", str(port)],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        while time.perf_counter() - t < timeout and proc.poll() is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=60) as r:
+                    if r.status == 200:
+                        return round(time.perf_counter() - t, 2)
+            except OSError:
+                time.sleep(0.05)
+        return None
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def hermit(dist: Path, limit: float) -> float | None:
+    """Seconds HermiT takes on the whole graph (None: stopped after `limit`)."""
+    code = ("import sys, time; from rdflib import Dataset, Graph; from kg import reason;"
+            "ds = Dataset(); ds.parse(sys.argv[1], format='nquads'); g = Graph();"
+            "[g.add(t) for c in ds.graphs() for t in c]; t = time.perf_counter();"
+            "r = reason.reason(g); print(time.perf_counter() - t)")
+    try:
+        p = subprocess.run([sys.executable, "-c", code, str(dist / "dataset.nq")], capture_output=True,
+                           text=True, timeout=limit, cwd=ROOT)
+        return round(float(p.stdout.strip().splitlines()[-1]), 1) if p.returncode == 0 else None
+    except (subprocess.TimeoutExpired, ValueError, IndexError):
+        return None
+
+
+# ---------------------------------------------------------------------------------
+# Orchestrating (parent side)
+# ---------------------------------------------------------------------------------
+
+def ensure_graph(scale: int, seed: int = 1) -> Path:
+    """.bench/xN: the synthetic graph of that scale, generated once."""
+    dist = WORK / f"x{scale}"
+    try:
+        meta = json.loads((dist / "build.json").read_text())
+        if meta.get("synthetic") == {"scale": scale, "seed": seed} and (dist / "dataset.nq").exists():
+            return dist
+    except (FileNotFoundError, ValueError):
+        pass
+    subprocess.run([str(Path(sys.executable).with_name("kg")), "synth", "--scale", str(scale),
+                    "--seed", str(seed), "--out", str(dist)], check=True, cwd=ROOT,
+                   env={**os.environ, "KG_STORE": "oxigraph"})
+    return dist
+
+
+def run_child(scale: int, kind: str, dist: Path, budget: float, env: dict) -> dict:
+    cmd = [sys.executable, "-m", "benchmarks.scale", "--child", str(scale), kind, str(dist), "--budget", str(budget)]
+    try:
+        p = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env, timeout=CHILD_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        return {"scale": scale, "store": kind, "error": f"stopped after {CHILD_TIMEOUT_S} s"}
+    if p.returncode != 0:
+        return {"scale": scale, "store": kind, "error": (p.stderr.strip().splitlines() or ["failed"])[-1][:200]}
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+def _virtuoso_hwm_mb(pid: int) -> int | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) // 1024
+    except OSError:
+        return None
+    return None
+
+
+def measure(scales: list[int], kinds: list[str], budget: float, hermit_limit: float) -> dict:
+    results = load_results()
+    for scale in scales:
+        dist = ensure_graph(scale)
+        for kind in kinds:
+            print(f"x{scale} {kind} ...", flush=True)
+            env = {k: v for k, v in os.environ.items() if not k.startswith("KG_SPARQL_")}
+            server = None
+            if kind == "sparql":
+                sys.path.insert(0, str(ROOT / "tests"))
+                import virtuoso_server
+
+                server = virtuoso_server.start(Path(tempfile.mkdtemp(dir=WORK, prefix="virtuoso-")))
+                env.update(KG_SPARQL_QUERY_URL=server.query_url, KG_SPARQL_UPDATE_URL=server.update_url,
+                           KG_SPARQL_GSP_URL=server.gsp_url, KG_SPARQL_USER=server.user,
+                           KG_SPARQL_PASSWORD=server.password, KG_SPARQL_TIMEOUT="3600")
+            try:
+                row = run_child(scale, kind, dist, budget, env)
+                if "error" not in row:
+                    row["serve_s"] = serve_ready(dist, kind, env)
+                if server is not None:
+                    hwm = _virtuoso_hwm_mb(server.process.pid)
+                    if hwm and "peak_mb" in row:
+                        row["server_peak_mb"] = hwm
+            finally:
+                if server is not None:
+                    server.stop()
+                    import shutil
+                    shutil.rmtree(server.directory, ignore_errors=True)
+            row["measured"] = time.strftime("%Y-%m-%d %H:%M", time.gmtime())
+            results[f"{scale}/{kind}"] = row
+            save_results(results)
+            print(summary_line(row), flush=True)
+        if hermit_limit > 0:
+            results[f"{scale}/hermit"] = {"scale": scale, "seconds": hermit(dist, hermit_limit),
+                                          "limit": hermit_limit}
+            save_results(results)
+    return results
+
+
+def load_results() -> dict:
+    try:
+        return json.loads(RESULTS.read_text())
+    except (FileNotFoundError, ValueError):
+        return {}
+
+
+def save_results(results: dict) -> None:
+    WORK.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(results, indent=1, sort_keys=True))
+
+
+# ---------------------------------------------------------------------------------
+# Reporting
+# ---------------------------------------------------------------------------------
+
+def _q(row: dict, key: str) -> float:
+    return statistics.median(v[key] for v in row["queries"].values())
+
+
+def summary_line(row: dict) -> str:
+    if "error" in row:
+        return f"x{row['scale']} {row['store']}: {row['error']}"
+    return (f"x{row['scale']} {row['store']}: load {row['load_s']} s, peak {row['peak_mb']} MB, "
+            f"queries p50 {_q(row, 'p50'):.1f} ms, pages max p95 {max(v['p95'] for v in row['pages'].values()):.1f} ms, "
+            f"check p50 {row['check']['p50']:.0f} ms, serve {row.get('serve_s')} s")
+
+
+def _fmt(v: float | None, unit: str = "") -> str:
+    if v is None:
+        return "—"
+    return f"{v:,.0f}{unit}" if v >= 100 else f"{v:.1f}{unit}" if v >= 1 else f"{v:.2f}{unit}"
+
+
+def tables(results: dict) -> str:
+    rows = sorted((r for k, r in results.items() if not k.endswith("/hermit")),
+                  key=lambda r: (r["scale"], ["memory", "oxigraph", "sparql"].index(r["store"])))
+    head = ("| scale | triples | store | load s | peak MB | queries p50 ms (median) | queries p95 ms (max) "
+            "| pages p95 ms (max) | check p50 / p95 ms | serve ready s |\n|" + "---|" * 10)
+    lines = [head]
+    for r in rows:
+        if "error" in r:
+            lines.append(f"| {r['scale']}× | | {r['store']} | {r['error']} | | | | | | |")
+            continue
+        peak = f"{r['peak_mb']:,}" + (f" + server {r['server_peak_mb']:,}" if r.get("server_peak_mb") else "")
+        worst = max(r["pages"].items(), key=lambda kv: kv[1]["p95"])
+        lines.append(f"| {r['scale']}× | {r['triples']:,} | {r['store']} | {_fmt(r['load_s'])} | {peak} "
+                     f"| {_fmt(_q(r, 'p50'))} | {_fmt(max(v['p95'] for v in r['queries'].values()))} "
+                     f"| {_fmt(worst[1]['p95'])} ({worst[0]}) | {_fmt(r['check']['p50'])} / {_fmt(r['check']['p95'])} "
+                     f"| {_fmt(r.get('serve_s'))} |")
+    out = ["\n".join(lines)]
+    ratios = []
+    for scale in sorted({r["scale"] for r in rows}):
+        mem, oxi = results.get(f"{scale}/memory"), results.get(f"{scale}/oxigraph")
+        if mem and oxi and "queries" in mem and "queries" in oxi:
+            per = sorted(mem["queries"][q]["p50"] / max(oxi["queries"][q]["p50"], 1e-3) for q in oxi["queries"])
+            ratios.append(f"| {scale}× | {statistics.median(per):,.0f}× | {per[0]:,.0f}× | {per[-1]:,.0f}× |")
+    if ratios:
+        out.append("Oxigraph against rdflib (memory), per competency query, ratio of the p50s:\n\n"
+                   "| scale | median | slowest gain | largest gain |\n|---|---|---|---|\n" + "\n".join(ratios))
+    herm = sorted((r for k, r in results.items() if k.endswith("/hermit")), key=lambda r: r["scale"])
+    if herm:
+        def secs(r: dict) -> str:
+            return _fmt(r["seconds"]) if r["seconds"] is not None else f"stopped after {r['limit']:.0f} s"
+        out.append("HermiT (owlready2) on the whole graph, JVM start included:\n\n| scale | seconds |\n|---|---|\n"
+                   + "\n".join(f"| {r['scale']}× | {secs(r)} |" for r in herm))
+    detail = ["| scale | store | " + " | ".join(sorted(rows[0]["queries"])) + " |"] if rows and "queries" in rows[0] else []
+    if detail:
+        detail.append("|---|---|" + "---|" * len(rows[0]["queries"]))
+        for r in rows:
+            if "queries" in r:
+                detail.append(f"| {r['scale']}× | {r['store']} | " + " | ".join(
+                    f"{_fmt(r['queries'][q]['p50'])} / {_fmt(r['queries'][q]['p95'])}" for q in sorted(r["queries"])) + " |")
+        out.append("Every competency query, p50 / p95 ms:\n\n" + "\n".join(detail))
+    pages = ["| scale | store | " + " | ".join(PAGES) + " |", "|---|---|" + "---|" * len(PAGES)]
+    for r in rows:
+        if "pages" in r:
+            pages.append(f"| {r['scale']}× | {r['store']} | " + " | ".join(
+                _fmt(r["pages"].get(p, {}).get("p95")) for p in PAGES) + " |")
+    out.append("Every main page, p95 ms (Flask test client):\n\n" + "\n".join(pages))
+    return "\n\n".join(out)
+
+
+def document(results: dict) -> str:
+    from benchmarks.web import machine
+
+    return "\n".join([
+        "# Benchmarks: the engines from 1× to 1,000×", "",
+        "Written by `kg bench` (`make bench`); numbers from the last run of each row "
+        "(.bench/results.json). Graphs from `kg synth --scale N --seed 1`.", "",
+        "Machine:", "", "```", *machine(), f"memory      {_mem_total()}", "```", "",
+        f"Targets: {TARGETS}.", "", tables(results), ""])
+
+
+def _mem_total() -> str:
+    try:
+        kb = int(next(l for l in Path("/proc/meminfo").read_text().splitlines() if l.startswith("MemTotal")).split()[1])
+        return f"{kb / 1024 / 1024:.0f} GiB"
+    except (OSError, StopIteration):
+        return "unknown"
+
+
+def main(args: argparse.Namespace) -> int:
+    scales = [int(s) for s in str(args.scales).split(",") if s.strip()]
+    kinds = [s.strip() for s in str(args.stores).split(",") if s.strip()]
+    results = measure(scales, kinds, args.budget, getattr(args, "hermit_limit", 120.0))
+    text = document(results)
+    print(tables(results))
+    if args.output and args.output != "-":
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"\nwritten to {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    p = argparse.ArgumentParser()
+    p.add_argument("--child", nargs=3, metavar=("SCALE", "STORE", "DIST"))
+    p.add_argument("--budget", type=float, default=20.0)
+    a = p.parse_args()
+    if a.child:
+        sys.path.insert(0, str(ROOT))
+        print(json.dumps(child(int(a.child[0]), a.child[1], Path(a.child[2]), a.budget)))
