@@ -14,6 +14,7 @@ removes only those graphs, never anything else on a shared server.
 """
 from __future__ import annotations
 
+import base64
 import json
 import urllib.error
 import urllib.parse
@@ -41,21 +42,34 @@ class RemoteError(KGError):
 
 
 class Client:
-    """HTTP to one server, with optional credentials (Basic or Digest, as it asks)."""
+    """HTTP to one server, with optional credentials (Basic or Digest, as it asks).
+
+    urllib answers an authentication challenge by sending the request again, which
+    fails for a large body: the server refuses it after the first bytes and closes the
+    connection (broken pipe). So before a request with a body, a HEAD request fetches
+    the challenge of that endpoint once, and the request carries its credentials from
+    the start; the usual challenge-response remains the fallback."""
 
     def __init__(self, cfg: SparqlSettings) -> None:
         self.cfg = cfg
         handlers: list = []
+        self._digest: urllib.request.HTTPDigestAuthHandler | None = None
+        self._challenges: dict[str, str] = {}
         if cfg.user:
             pm = urllib.request.HTTPPasswordMgrWithDefaultRealm()
             for url in {cfg.query_url, cfg.update_url, cfg.gsp_url} - {""}:
                 pm.add_password(None, url, cfg.user, cfg.password or "")
-            handlers += [urllib.request.HTTPDigestAuthHandler(pm), urllib.request.HTTPBasicAuthHandler(pm)]
+            self._digest = urllib.request.HTTPDigestAuthHandler(pm)
+            handlers += [self._digest, urllib.request.HTTPBasicAuthHandler(pm)]
         self._opener = urllib.request.build_opener(*handlers)
 
     def send(self, method: str, url: str, body: bytes | None = None,
              headers: dict[str, str] | None = None) -> tuple[bytes, str]:
         req = urllib.request.Request(url, data=body, method=method, headers=headers or {})
+        if body and self.cfg.user:
+            auth = self._authorization(req)
+            if auth:
+                req.add_unredirected_header("Authorization", auth)
         try:
             with self._opener.open(req, timeout=self.cfg.timeout) as resp:
                 return resp.read(), resp.headers.get("Content-Type", "")
@@ -66,6 +80,29 @@ class Client:
             reason = getattr(e, "reason", e)
             raise RemoteError(f"SPARQL server {url.split('?')[0]} unreachable: {reason} "
                               "(check KG_SPARQL_QUERY_URL and that the server runs)") from None
+
+    def _authorization(self, req: urllib.request.Request) -> str | None:
+        """Credentials for req, from the endpoint's challenge (fetched once by HEAD)."""
+        endpoint = req.full_url.split("?")[0]
+        if endpoint not in self._challenges:
+            probe = urllib.request.Request(endpoint, method="HEAD")
+            try:
+                with urllib.request.urlopen(probe, timeout=self.cfg.timeout):
+                    self._challenges[endpoint] = ""      # no authentication asked
+            except urllib.error.HTTPError as e:
+                self._challenges[endpoint] = e.headers.get("WWW-Authenticate", "") if e.code == 401 else ""
+            except (urllib.error.URLError, OSError):
+                return None
+        challenge = self._challenges[endpoint]
+        scheme, _, params = challenge.partition(" ")
+        if scheme.lower() == "basic":
+            token = base64.b64encode(f"{self.cfg.user}:{self.cfg.password or ''}".encode()).decode()
+            return f"Basic {token}"
+        if scheme.lower() == "digest" and self._digest is not None:
+            chal = urllib.request.parse_keqv_list(filter(None, urllib.request.parse_http_list(params)))
+            value = self._digest.get_authorization(req, chal)
+            return f"Digest {value}" if value else None
+        return None
 
     def form(self, url: str, fields: list[tuple[str, str]], accept: str) -> tuple[bytes, str]:
         body = urllib.parse.urlencode(fields).encode()
