@@ -33,7 +33,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterator
 
-from rdflib import Graph, Literal, URIRef
+from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.namespace import DCTERMS, PROV, RDF, RDFS, SKOS, XSD
 
 from kg import build, rdfio, sources
@@ -80,8 +80,8 @@ class _Plan:
     """What every copy is made from: the seed and what to copy of it."""
     base: str
     seed: build.Parts
-    copies: set
-    annotations: set
+    copies: list
+    annotations: list
     texts: dict
     n_copies: int
 
@@ -95,13 +95,14 @@ def _plan(scale: int) -> _Plan:
     texts = {kind: sorted(str(o) for s in parts.data.subjects(RDF.type, kind)
                           for o in parts.data.objects(s, B.text))
              for kind in (B.Measure, B.Annex1Item)}
-    copies = _replicated(parts.data, base)
-    annotations = {a for a, _, subj in parts.curation.triples((None, RDF.subject, None))
-                   if subj in copies and str(a).startswith(base)}
+    copies = sorted(_replicated(parts.data, base))  # sorted: the same order in every process
+    copied = set(copies)
+    annotations = sorted({a for a, _, subj in parts.curation.triples((None, RDF.subject, None))
+                          if subj in copied and str(a).startswith(base)})
     # Each copy holds only the programme's own entities (not the ontology, countries,
     # places, ...), so reaching `scale` times the seed's size takes more copies than
     # scale - 1: as many as the size to add divided by the size of one copy.
-    per_copy = sum(1 for s in copies | annotations for _ in parts.curation.triples((s, None, None))) \
+    per_copy = sum(1 for s in [*copies, *annotations] for _ in parts.curation.triples((s, None, None))) \
         + sum(1 for s in copies for _ in parts.data.triples((s, None, None))) \
         + sum(1 for s in copies for _ in parts.inferred.triples((s, None, None)))
     seed_size = sum(len(g) for _, g in parts.graphs())
@@ -213,9 +214,15 @@ def write_dist(scale: int, seed: int, dist: Path) -> dict:
     dist.mkdir(parents=True, exist_ok=True)
     hashes, counts, changesets = build.GraphHashes(), Counter(), {}
     tmp = dist / ".dataset.nq.tmp"
+    bnodes: dict = {}  # blank nodes numbered in order of appearance: the same bytes every run
+
+    def term(t) -> str:
+        if isinstance(t, BNode):
+            return bnodes.setdefault(t, f"_:b{len(bnodes)}")
+        return str(to_ox(t))
     with open(tmp, "w", encoding="utf-8", newline="\n") as f:
         for name, s, p, o in quads(scale, seed):
-            line = f"{to_ox(s)} {to_ox(p)} {to_ox(o)} <{base}{name}> .\n"
+            line = f"{term(s)} {term(p)} {term(o)} <{base}{name}> .\n"
             f.write(line)
             hashes.add(base + name, line.encode())
             counts[name.split("/")[0] if name.startswith("changeset/") else name] += 1
