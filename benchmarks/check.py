@@ -8,7 +8,7 @@ planning unit, countries, places, actor types and priorities) against
   100x  a synthetic graph 100 times its size (kg.synth: 99 more programmes shaped like
         the Work Programme),
 
-each loaded into an in-memory Oxigraph store (kg.store.Store) with the same named
+each loaded into an in-memory Oxigraph store (kg.stores.oxigraph) with the same named
 graphs as the build's dataset. It reports p50/p95 of the check over 20 runs after 5
 warm-up runs, and, for comparison, one full pyshacl validation of the whole graph
 (kg.validate.validate_graph), which at 100x is stopped after 60 s. A broken measure
@@ -35,8 +35,10 @@ import pyoxigraph as ox
 from kg import build, validate
 from kg.changes import parse_input
 from kg.config import settings
-from kg.incremental import _to_ox, check_addition
+from kg.incremental import check_addition
 from kg.store import Store
+from kg.stores.oxigraph import OxigraphStore
+from kg.terms import to_ox
 from kg.synth import synth_parts
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,9 +57,9 @@ def store_of(parts: build.Parts) -> Store:
     quads = []
     for name, g in parts.graphs():
         gn = ox.NamedNode(base + name)
-        quads.extend(ox.Quad(_to_ox(s), _to_ox(p), _to_ox(o), gn) for s, p, o in g)
+        quads.extend(ox.Quad(to_ox(s), to_ox(p), to_ox(o), gn) for s, p, o in g)
     st.extend(quads)
-    return Store(st)
+    return OxigraphStore(st)
 
 
 def percentile(values: list[float], q: float) -> float:

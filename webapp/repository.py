@@ -1,7 +1,12 @@
-"""Read access to the built graph for the web app: SPARQL on the in-process store,
-plus the few aggregates every page needs, computed once at start-up."""
+"""Read access to the built graph for the web app: SPARQL on the store, plus the
+labels every page needs.
+
+The labels of all entities are read once, in a background thread, so that the server
+answers at once whatever the size of the graph (a million-triple graph takes seconds
+to scan); until they are in, a label is looked up per IRI through the store's index."""
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,13 +25,30 @@ class Repository:
     store: Store
     dist: Path
     base: str
-    labels: dict[str, str] = field(default_factory=dict)
+    _labels: dict[str, str] = field(default_factory=dict)
+    _ready: threading.Event = field(default_factory=threading.Event)
+    _early: dict[str, str] = field(default_factory=dict)  # per-IRI lookups before _labels is in
 
     @classmethod
-    def load(cls, dist: Path) -> "Repository":
+    def load(cls, dist: Path, wait: bool = False) -> "Repository":
         repo = cls(open_store(dist), dist, settings().base)
-        repo.labels = repo._all_labels()
+        loader = threading.Thread(target=repo._load_labels, name="labels", daemon=True)
+        loader.start()
+        if wait:
+            loader.join()
         return repo
+
+    def _load_labels(self) -> None:
+        try:
+            self._labels = self._all_labels()
+        finally:
+            self._ready.set()
+
+    @property
+    def labels(self) -> dict[str, str]:
+        """Every entity's label (waits for the background load)."""
+        self._ready.wait()
+        return self._labels
 
     def _all_labels(self) -> dict[str, str]:
         """One label per IRI (preferring skos:prefLabel, English or untagged)."""
@@ -41,11 +63,26 @@ class Repository:
         return {s: l for s, (_, l) in best.items()}
 
     def label(self, iri: str) -> str:
-        if iri in self.labels:
-            return self.labels[iri]
+        known = self._labels if self._ready.is_set() else self._early_label(iri)
+        if iri in known:
+            return known[iri]
         if iri.startswith(self.base):
             return iri[len(self.base):]
         return iri.rsplit("#", 1)[-1].rsplit("/", 1)[-1] or iri
+
+    def _early_label(self, iri: str) -> dict[str, str]:
+        """The label of one IRI by index lookups, while all labels are being loaded."""
+        if iri not in self._early and iri.startswith(("http://", "https://")):
+            best: tuple[int, str] | None = None
+            for rank, prop in enumerate(LABEL_PROPS):
+                for q in self.store.quads(ox.NamedNode(iri), ox.NamedNode(prop), None):
+                    lit = q.object
+                    if isinstance(lit, ox.Literal) and (not lit.language or lit.language.lower().startswith("en")):
+                        if best is None or rank < best[0]:
+                            best = (rank, lit.value)
+            if best is not None:
+                self._early[iri] = best[1]
+        return self._early
 
     def select(self, sparql: str) -> list[dict[str, ox.NamedNode | ox.Literal | ox.BlankNode | None]]:
         res = self.store.query(sparql)
