@@ -8,6 +8,8 @@ STAMP  := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
+# the persistent, embedded Oxigraph store (kg.store); memory and sparql are the others
+export KG_STORE ?= oxigraph
 
 .PHONY: run test build validate serve bench clean
 
@@ -38,7 +40,10 @@ run: validate $(NODE_STAMP)
 test: $(STAMP) $(NODE_STAMP)
 	$(BIN)/python -m pytest -q
 
+# The engines at 1x-1000x (kg bench: docs/benchmarks.md; about an hour on 2 cores),
+# then the web latency report of the shipped graph.
 bench: build
+	$(BIN)/kg bench
 	$(BIN)/python -m benchmarks.web
 
 clean:

@@ -76,7 +76,8 @@ class MemoryStore(Store):
         self._ds = ds
 
     def replace_graphs(self, graphs: dict[str, Iterable[ox.Triple] | None]) -> None:
-        """Built aside, then swapped in: readers see the old or the new graph."""
+        """rdflib has no transactions: the new triples are converted first, so that a bad
+        term fails before anything changes; the graphs are then replaced in turn."""
         new = {}
         for name, triples in graphs.items():
             new[name] = None if triples is None else [tuple(from_ox(x) for x in (t.subject, t.predicate, t.object))

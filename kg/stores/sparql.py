@@ -141,7 +141,8 @@ class SparqlStore(Store):
         except (SyntaxError, ValueError) as e:
             raise RemoteError(f"SPARQL server sent unreadable results: {e}") from None
 
-    def _select(self, sparql: str, graphs: bool = True) -> ox.QuerySolutions:
+    def _select(self, sparql: str) -> ox.QuerySolutions:
+        """A SELECT over all graphs of the server (callers filter on the base)."""
         return self._request(sparql, ox.QuerySolutions)
 
     def quads(self, s: Term | None = None, p: Term | None = None, o: Term | None = None,
