@@ -151,6 +151,11 @@ class Engine(ABC):
     def discard(self, prepared: object) -> None:
         """Undo prepare() when the commit did not happen."""
 
+    def current_generation(self, dist: Path) -> str:
+        """The generation a store opened now would show (compare with
+        Store.generation() to notice that another process published a new graph)."""
+        return ""
+
     def lock(self, dist: Path) -> ContextManager:
         """Held while dist/ and the store switch to a new graph, so that no reader
         opens the one without the other."""

@@ -206,3 +206,26 @@ def test_sparql_store_without_url_or_server_is_a_clear_error(dist):
     assert p.returncode == 3 and "unreachable" in p.stderr and "Traceback" not in p.stderr
     p = subprocess.run([str(KG), "push"], capture_output=True, text=True, env=env, cwd=ROOT, timeout=60)
     assert p.returncode == 3 and "unreachable" in p.stderr and "Traceback" not in p.stderr
+
+
+def test_running_app_follows_a_change_set_added_from_the_cli(dist, tmp_path, monkeypatch):
+    """`kg add` in another process publishes a new generation; the running web app
+    notices it (within a second) and shows the new measure."""
+    import time
+
+    from webapp import create_app
+
+    d, adds = tmp_path / "dist", tmp_path / "additions"
+    shutil.copytree(dist, d)
+    adds.mkdir()
+    monkeypatch.setenv("KG_DIST", str(d))
+    monkeypatch.setenv("KG_ADDITIONS", str(adds))
+    monkeypatch.setenv("KG_STORE", "oxigraph")
+    app = create_app({"KG_DIST": str(d), "TESTING": True})
+    client = app.test_client()
+    assert client.get("/measure/9.4").status_code == 404
+    p = subprocess.run([str(KG), "add", str(ROOT / "docs" / "examples" / "new-measure.ttl"), "--by", "T",
+                        "--source", "test"], capture_output=True, text=True, env=dict(os.environ), cwd=ROOT, timeout=300)
+    assert p.returncode == 0, p.stderr
+    time.sleep(1.1)
+    assert client.get("/measure/9.4").status_code == 200

@@ -31,6 +31,36 @@ def reload_graph(app: Flask) -> None:
         runner.close()
 
 
+def _follow_store(app: Flask, every: float = 1.0) -> None:
+    """Reload when another process published a new graph to the store (`kg add`,
+    `kg revert` or `kg build` while the server runs): checked at most once a second,
+    by reading which generation is current (a file read, not a query)."""
+    import threading
+    import time
+
+    from kg.store import engine
+
+    eng = engine()
+    state = {"next": 0.0}
+    lock = threading.Lock()
+
+    @app.before_request
+    def _check_generation() -> None:
+        now = time.monotonic()
+        if now < state["next"]:
+            return
+        state["next"] = now + every
+        repo = app.extensions["kg"]
+        seen = repo.store.generation()
+        if not seen:
+            return
+        latest = eng.current_generation(Path(app.config["KG_DIST"]))
+        if latest and latest != seen:
+            with lock:
+                if app.extensions["kg"].store.generation() == seen:
+                    reload_graph(app)
+
+
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the app. `config` overrides settings (tests use it for limits and paths)."""
     from webapp import errors
@@ -44,6 +74,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     for module in (pages, downloads, sparql, steward, trace, entities):  # entities last: it catches IRI paths
         app.register_blueprint(module.bp)
     errors.register(app)
+    _follow_store(app)
 
     @app.context_processor
     def helpers():

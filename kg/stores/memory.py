@@ -101,3 +101,9 @@ class MemoryEngine(Engine):
 
     def publish(self, dist: Path, prepared: object = None, previous: dict | None = None) -> str:
         return f"in-memory store: reads {dist}/dataset.nq when opened"
+
+    def current_generation(self, dist: Path) -> str:
+        try:
+            return str((dist / "dataset.nq").stat().st_mtime_ns)
+        except FileNotFoundError:
+            return ""

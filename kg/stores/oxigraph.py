@@ -135,6 +135,9 @@ class OxigraphEngine(Engine):
             activate(root, gen)
         return f"Oxigraph store {root / gen}"
 
+    def current_generation(self, dist: Path) -> str:
+        return current(self.root(dist)) or ""
+
     def lock(self, dist: Path):
         return _locked(self.root(dist))
 
