@@ -54,14 +54,19 @@ TARGETS = ("oxigraph queries p50 >= 20x faster than memory at 1000x; every page 
 def _sample(fn, budget: float, warmup: int = 1) -> list[float]:
     """Milliseconds per call: at least MIN_SAMPLES calls, then until `budget` seconds."""
     for _ in range(warmup):
+        t = time.perf_counter()
         fn()
+        if time.perf_counter() - t > budget:  # one call over budget: it is the sample
+            return [(time.perf_counter() - t) * 1000]
     out: list[float] = []
     start = time.perf_counter()
     while len(out) < MAX_SAMPLES:
         t = time.perf_counter()
         fn()
         out.append((time.perf_counter() - t) * 1000)
-        if len(out) >= MIN_SAMPLES and time.perf_counter() - start > budget:
+        spent = time.perf_counter() - start
+        # enough samples, or calls so slow that MIN_SAMPLES would not fit the budget
+        if spent > budget and (len(out) >= MIN_SAMPLES or out[-1] / 1000 > budget / MIN_SAMPLES):
             break
     return out
 
@@ -78,8 +83,11 @@ def _stats(values: list[float]) -> dict:
     return {"p50": round(_pct(values, 50), 2), "p95": round(_pct(values, 95), 2), "n": len(values)}
 
 
-def child(scale: int, kind: str, dist: Path, budget: float) -> dict:
-    """Everything measured for one engine on one built graph, in this process."""
+def child(scale: int, kind: str, dist: Path, budget: float, partial: Path | None = None,
+          skip: tuple[str, ...] = ()) -> dict:
+    """Everything measured for one engine on one built graph, in this process. What is
+    measured so far is written to `partial` after each step, so a run stopped by the
+    parent's time limit still reports its finished steps."""
     os.environ["KG_DIST"], os.environ["KG_STORE"] = str(dist), kind
     from kg import query as kgquery
     from kg.changes import parse_input
@@ -87,6 +95,12 @@ def child(scale: int, kind: str, dist: Path, budget: float) -> dict:
     from kg.store import open_store
 
     out: dict = {"scale": scale, "store": kind, "triples": json.loads((dist / "build.json").read_text())["triples"]["total"]}
+
+    def step(name: str) -> None:
+        out["step"] = name
+        if partial is not None:
+            partial.write_text(json.dumps(out))
+    step("load")
     t = time.perf_counter()
     if kind == "oxigraph":
         from kg.stores.oxigraph import load_generation
@@ -107,15 +121,23 @@ def child(scale: int, kind: str, dist: Path, budget: float) -> dict:
         out["load_s"] = round(time.perf_counter() - t, 2)
         store = open_store(dist)
 
+    step("queries")
     out["queries"] = {}
     for q in kgquery.named_queries():
         out["queries"][q.name] = _stats(_sample(lambda: list(store.query(q.sparql)), budget / 4))
+        step("queries")
 
+    step("check")
     addition = parse_input(ADDITION)
     result = check_addition(addition, store)
     out["check_conforms"] = result.conforms
     out["check"] = _stats(_sample(lambda: check_addition(addition, store), budget / 2, warmup=2))
 
+    step("pages")
+    if "pages" in skip:
+        out["peak_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+        out.pop("step", None)
+        return out
     from benchmarks.web import pages
     from webapp import create_app
 
@@ -134,6 +156,8 @@ def child(scale: int, kind: str, dist: Path, budget: float) -> dict:
             r = client.get(path, headers=headers)
             assert r.status_code == status, f"{path}: {r.status_code}"
         out["pages"][name] = _stats(_sample(get, budget / 8))
+        step("pages")
+    out.pop("step", None)
     out["peak_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     return out
 
@@ -197,15 +221,25 @@ def ensure_graph(scale: int, seed: int = 1) -> Path:
     return dist
 
 
-def run_child(scale: int, kind: str, dist: Path, budget: float, env: dict) -> dict:
-    cmd = [sys.executable, "-m", "benchmarks.scale", "--child", str(scale), kind, str(dist), "--budget", str(budget)]
+def run_child(scale: int, kind: str, dist: Path, budget: float, env: dict, limit: float,
+              skip: tuple[str, ...] = ()) -> dict:
+    partial = WORK / f"partial-{scale}-{kind}.json"
+    partial.unlink(missing_ok=True)
+    cmd = [sys.executable, "-m", "benchmarks.scale", "--child", str(scale), kind, str(dist), "--budget", str(budget),
+           "--partial", str(partial), *(["--skip", ",".join(skip)] if skip else [])]
     try:
-        p = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env, timeout=CHILD_TIMEOUT_S)
+        p = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env, timeout=limit)
+        if p.returncode == 0:
+            return json.loads(p.stdout.strip().splitlines()[-1])
+        error = (p.stderr.strip().splitlines() or ["failed"])[-1][:200]
     except subprocess.TimeoutExpired:
-        return {"scale": scale, "store": kind, "error": f"stopped after {CHILD_TIMEOUT_S} s"}
-    if p.returncode != 0:
-        return {"scale": scale, "store": kind, "error": (p.stderr.strip().splitlines() or ["failed"])[-1][:200]}
-    return json.loads(p.stdout.strip().splitlines()[-1])
+        error = f"stopped after {limit:.0f} s"
+    try:
+        row = json.loads(partial.read_text())
+    except (FileNotFoundError, ValueError):
+        row = {"scale": scale, "store": kind}
+    row["error"] = f"{error} (during {row.pop('step', 'start')})"
+    return row
 
 
 def _virtuoso_hwm_mb(pid: int) -> int | None:
@@ -218,7 +252,8 @@ def _virtuoso_hwm_mb(pid: int) -> int | None:
     return None
 
 
-def measure(scales: list[int], kinds: list[str], budget: float, hermit_limit: float) -> dict:
+def measure(scales: list[int], kinds: list[str], budget: float, hermit_limit: float, limit: float,
+            memory_pages_max: int) -> dict:
     results = load_results()
     for scale in scales:
         dist = ensure_graph(scale)
@@ -235,8 +270,11 @@ def measure(scales: list[int], kinds: list[str], budget: float, hermit_limit: fl
                            KG_SPARQL_GSP_URL=server.gsp_url, KG_SPARQL_USER=server.user,
                            KG_SPARQL_PASSWORD=server.password, KG_SPARQL_TIMEOUT="3600")
             try:
-                row = run_child(scale, kind, dist, budget, env)
-                if "error" not in row:
+                skip = ("pages",) if kind == "memory" and scale > memory_pages_max else ()
+                row = run_child(scale, kind, dist, budget, env, limit, skip)
+                if skip:
+                    row["skipped"] = f"pages and serve not measured on memory above {memory_pages_max}x"
+                elif "error" not in row:
                     row["serve_s"] = serve_ready(dist, kind, env)
                 if server is not None:
                     hwm = _virtuoso_hwm_mb(server.process.pid)
@@ -251,9 +289,14 @@ def measure(scales: list[int], kinds: list[str], budget: float, hermit_limit: fl
             results[f"{scale}/{kind}"] = row
             save_results(results)
             print(summary_line(row), flush=True)
-        if hermit_limit > 0:
+        smaller = [r for k, r in results.items() if k.endswith("/hermit") and r["scale"] < scale]
+        if hermit_limit > 0 and not any(r["seconds"] is None for r in smaller):
             results[f"{scale}/hermit"] = {"scale": scale, "seconds": hermit(dist, hermit_limit),
                                           "limit": hermit_limit}
+            save_results(results)
+        elif hermit_limit > 0:  # it was already stopped on a smaller graph
+            results[f"{scale}/hermit"] = {"scale": scale, "seconds": None, "limit": hermit_limit,
+                                          "note": "not run: stopped on a smaller graph"}
             save_results(results)
     return results
 
@@ -274,16 +317,32 @@ def save_results(results: dict) -> None:
 # Reporting
 # ---------------------------------------------------------------------------------
 
-def _q(row: dict, key: str) -> float:
-    return statistics.median(v[key] for v in row["queries"].values())
+def _q(row: dict, key: str) -> float | None:
+    qs = row.get("queries") or {}
+    return statistics.median(v[key] for v in qs.values()) if qs else None
+
+
+def _cells(row: dict) -> dict[str, str]:
+    """The summary cells of one row; what was not measured is a dash."""
+    qs, pages, check = row.get("queries") or {}, row.get("pages") or {}, row.get("check")
+    worst = max(pages.items(), key=lambda kv: kv[1]["p95"]) if pages else None
+    peak = f"{row['peak_mb']:,}" if row.get("peak_mb") else "—"
+    if row.get("server_peak_mb"):
+        peak += f" + server {row['server_peak_mb']:,}"
+    return {
+        "load": _fmt(row.get("load_s")), "peak": peak, "q50": _fmt(_q(row, "p50")),
+        "q95": _fmt(max(v["p95"] for v in qs.values()) if qs else None),
+        "pages": f"{_fmt(worst[1]['p95'])} ({worst[0]})" if worst else "—",
+        "check": f"{_fmt(check['p50'])} / {_fmt(check['p95'])}" if check else "—",
+        "serve": _fmt(row.get("serve_s")),
+        "note": "; ".join(x for x in (row.get("error"), row.get("skipped")) if x),
+    }
 
 
 def summary_line(row: dict) -> str:
-    if "error" in row:
-        return f"x{row['scale']} {row['store']}: {row['error']}"
-    return (f"x{row['scale']} {row['store']}: load {row['load_s']} s, peak {row['peak_mb']} MB, "
-            f"queries p50 {_q(row, 'p50'):.1f} ms, pages max p95 {max(v['p95'] for v in row['pages'].values()):.1f} ms, "
-            f"check p50 {row['check']['p50']:.0f} ms, serve {row.get('serve_s')} s")
+    c = _cells(row)
+    return (f"x{row['scale']} {row['store']}: load {c['load']} s, peak {c['peak']} MB, queries p50 {c['q50']} ms, "
+            f"pages max p95 {c['pages']} ms, check {c['check']} ms, serve {c['serve']} s {c['note']}")
 
 
 def _fmt(v: float | None, unit: str = "") -> str:
@@ -296,24 +355,19 @@ def tables(results: dict) -> str:
     rows = sorted((r for k, r in results.items() if not k.endswith("/hermit")),
                   key=lambda r: (r["scale"], ["memory", "oxigraph", "sparql"].index(r["store"])))
     head = ("| scale | triples | store | load s | peak MB | queries p50 ms (median) | queries p95 ms (max) "
-            "| pages p95 ms (max) | check p50 / p95 ms | serve ready s |\n|" + "---|" * 10)
+            "| pages p95 ms (max) | check p50 / p95 ms | serve ready s | notes |\n|" + "---|" * 11)
     lines = [head]
     for r in rows:
-        if "error" in r:
-            lines.append(f"| {r['scale']}× | | {r['store']} | {r['error']} | | | | | | |")
-            continue
-        peak = f"{r['peak_mb']:,}" + (f" + server {r['server_peak_mb']:,}" if r.get("server_peak_mb") else "")
-        worst = max(r["pages"].items(), key=lambda kv: kv[1]["p95"])
-        lines.append(f"| {r['scale']}× | {r['triples']:,} | {r['store']} | {_fmt(r['load_s'])} | {peak} "
-                     f"| {_fmt(_q(r, 'p50'))} | {_fmt(max(v['p95'] for v in r['queries'].values()))} "
-                     f"| {_fmt(worst[1]['p95'])} ({worst[0]}) | {_fmt(r['check']['p50'])} / {_fmt(r['check']['p95'])} "
-                     f"| {_fmt(r.get('serve_s'))} |")
+        c = _cells(r)
+        lines.append(f"| {r['scale']}× | {r.get('triples', 0):,} | {r['store']} | {c['load']} | {c['peak']} | {c['q50']} "
+                     f"| {c['q95']} | {c['pages']} | {c['check']} | {c['serve']} | {c['note']} |")
     out = ["\n".join(lines)]
     ratios = []
     for scale in sorted({r["scale"] for r in rows}):
         mem, oxi = results.get(f"{scale}/memory"), results.get(f"{scale}/oxigraph")
-        if mem and oxi and "queries" in mem and "queries" in oxi:
-            per = sorted(mem["queries"][q]["p50"] / max(oxi["queries"][q]["p50"], 1e-3) for q in oxi["queries"])
+        if mem and oxi and mem.get("queries") and oxi.get("queries"):
+            common = [q for q in oxi["queries"] if q in mem["queries"]]
+            per = sorted(mem["queries"][q]["p50"] / max(oxi["queries"][q]["p50"], 1e-3) for q in common)
             ratios.append(f"| {scale}× | {statistics.median(per):,.0f}× | {per[0]:,.0f}× | {per[-1]:,.0f}× |")
     if ratios:
         out.append("Oxigraph against rdflib (memory), per competency query, ratio of the p50s:\n\n"
@@ -324,17 +378,17 @@ def tables(results: dict) -> str:
             return _fmt(r["seconds"]) if r["seconds"] is not None else f"stopped after {r['limit']:.0f} s"
         out.append("HermiT (owlready2) on the whole graph, JVM start included:\n\n| scale | seconds |\n|---|---|\n"
                    + "\n".join(f"| {r['scale']}× | {secs(r)} |" for r in herm))
-    detail = ["| scale | store | " + " | ".join(sorted(rows[0]["queries"])) + " |"] if rows and "queries" in rows[0] else []
-    if detail:
-        detail.append("|---|---|" + "---|" * len(rows[0]["queries"]))
+    names = sorted({q for r in rows for q in (r.get("queries") or {})})
+    if names:
+        detail = ["| scale | store | " + " | ".join(names) + " |", "|---|---|" + "---|" * len(names)]
         for r in rows:
-            if "queries" in r:
-                detail.append(f"| {r['scale']}× | {r['store']} | " + " | ".join(
-                    f"{_fmt(r['queries'][q]['p50'])} / {_fmt(r['queries'][q]['p95'])}" for q in sorted(r["queries"])) + " |")
+            qs = r.get("queries") or {}
+            detail.append(f"| {r['scale']}× | {r['store']} | " + " | ".join(
+                f"{_fmt(qs[q]['p50'])} / {_fmt(qs[q]['p95'])}" if q in qs else "—" for q in names) + " |")
         out.append("Every competency query, p50 / p95 ms:\n\n" + "\n".join(detail))
     pages = ["| scale | store | " + " | ".join(PAGES) + " |", "|---|---|" + "---|" * len(PAGES)]
     for r in rows:
-        if "pages" in r:
+        if r.get("pages"):
             pages.append(f"| {r['scale']}× | {r['store']} | " + " | ".join(
                 _fmt(r["pages"].get(p, {}).get("p95")) for p in PAGES) + " |")
     out.append("Every main page, p95 ms (Flask test client):\n\n" + "\n".join(pages))
@@ -363,7 +417,8 @@ def _mem_total() -> str:
 def main(args: argparse.Namespace) -> int:
     scales = [int(s) for s in str(args.scales).split(",") if s.strip()]
     kinds = [s.strip() for s in str(args.stores).split(",") if s.strip()]
-    results = measure(scales, kinds, args.budget, getattr(args, "hermit_limit", 120.0))
+    results = measure(scales, kinds, args.budget, getattr(args, "hermit_limit", 120.0),
+                      getattr(args, "limit", 1800.0), getattr(args, "memory_pages_max", 100))
     text = document(results)
     print(tables(results))
     if args.output and args.output != "-":
@@ -376,7 +431,10 @@ if __name__ == "__main__":
     p = argparse.ArgumentParser()
     p.add_argument("--child", nargs=3, metavar=("SCALE", "STORE", "DIST"))
     p.add_argument("--budget", type=float, default=20.0)
+    p.add_argument("--partial")
+    p.add_argument("--skip", default="")
     a = p.parse_args()
     if a.child:
         sys.path.insert(0, str(ROOT))
-        print(json.dumps(child(int(a.child[0]), a.child[1], Path(a.child[2]), a.budget)))
+        print(json.dumps(child(int(a.child[0]), a.child[1], Path(a.child[2]), a.budget,
+                               Path(a.partial) if a.partial else None, tuple(filter(None, a.skip.split(","))))))

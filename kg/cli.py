@@ -341,6 +341,9 @@ def parser() -> argparse.ArgumentParser:
     be.add_argument("--stores", default="memory,oxigraph,sparql", help="engines (default memory,oxigraph,sparql)")
     be.add_argument("--output", default="docs/benchmarks.md", help="where the table goes ('-' for none)")
     be.add_argument("--budget", type=float, default=20.0, help="seconds per measured row, at most (default 20)")
+    be.add_argument("--limit", type=float, default=1800.0, help="seconds per engine and scale, at most (default 1800)")
+    be.add_argument("--memory-pages-max", type=int, default=100,
+                    help="largest scale at which pages and serve are measured on memory (default 100)")
     be.add_argument("--hermit-limit", type=float, default=120.0, help="stop HermiT after this many seconds (0: skip)")
     be.set_defaults(func=cmd_bench)
 
