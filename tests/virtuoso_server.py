@@ -1,8 +1,8 @@
 """A throw-away OpenLink Virtuoso 7 server on loopback, for integration tests.
 
-    from tests.virtuoso_server import start
+    from virtuoso_server import start      # tests/ is on sys.path under pytest
 
-    server = start(tmp_path / "virtuoso")       # fresh database in that directory
+    server = start(tmp_path / "virtuoso")   # fresh database in that directory, ~2.2 s
     try:
         ...  # server.query_url, server.update_url, server.gsp_url (user dba, password dba)
     finally:
@@ -25,13 +25,24 @@ The three HTTP endpoints (they exist in a fresh database, no VAD packages needed
 * ``gsp_url``    -- ``/sparql-graph-crud-auth``: SPARQL 1.1 Graph Store HTTP
   Protocol (``?graph=<iri>``) behind HTTP digest authentication.
 
+Digest only: Basic credentials are refused. urllib's ``HTTPDigestAuthHandler``
+(see `Virtuoso.opener`) first sends each request without credentials and repeats
+it after the 401; Virtuoso answers that 401 without reading the body and closes
+the connection, so a body of about 1 MB or more fails now and then, and one of
+2 MB or more always, with "broken pipe" / "connection reset". Keep bodies at or
+below about 0.5 MB, or send a precomputed digest ``Authorization`` header (the
+nonce from one 401 is accepted again on later requests and on other endpoints).
+
+A fresh database holds three system graphs (about 2,500 triples, nearly all in
+``virtrdf#``) that are part of the union default graph; `Virtuoso.hide_system_graphs`
+hides them from the anonymous endpoint.
+
 Only the standard library is used; the server needs the Debian package
 ``virtuoso-opensource`` (the binary is in ``virtuoso-opensource-7-bin``).
 """
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import socket
 import subprocess
@@ -42,7 +53,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Virtuoso", "VirtuosoError", "start"]
+__all__ = ["SYSTEM_GRAPHS", "Virtuoso", "VirtuosoError", "start"]
 
 BINARY = "virtuoso-t"
 HOST = "127.0.0.1"
@@ -52,6 +63,15 @@ LOG_TAIL_LINES = 20
 # Virtuoso documentation suggests for a 2 GB machine (enough for ~1M triples).
 DEFAULT_NUMBER_OF_BUFFERS = 170_000
 DEFAULT_MAX_DIRTY_BUFFERS = 130_000
+
+# The graphs a fresh Virtuoso 7.2.5 database contains (the last one is its service
+# description, named after the unset [URIQA] DefaultHost).
+SYSTEM_GRAPHS = (
+    "http://www.openlinksw.com/schemas/virtrdf#",
+    "http://www.w3.org/ns/ldp#",
+    "http://localuriqaserver/sparql",
+)
+PRIVATE_GRAPHS = "http://www.openlinksw.com/schemas/virtrdf#PrivateGraphs"
 
 INI_TEMPLATE = """\
 ; Written by tests/virtuoso_server.py: a throw-away Virtuoso for tests.
@@ -138,10 +158,36 @@ class Virtuoso:
         return self.directory / "virtuoso.log"
 
     def opener(self) -> urllib.request.OpenerDirector:
-        """A urllib opener that answers the digest challenge of the ``-auth`` endpoints."""
+        """A urllib opener that answers the digest challenge of the ``-auth`` endpoints
+        (keep request bodies at or below about 0.5 MB, see the module docstring)."""
         passwords = urllib.request.HTTPPasswordMgrWithDefaultRealm()
         passwords.add_password(None, self.base_url, self.user, self.password)
         return urllib.request.build_opener(urllib.request.HTTPDigestAuthHandler(passwords))
+
+    def sql(self, *statements: str, timeout: float = 60.0) -> str:
+        """Run SQL statements as `user` with ``isql-vt``; return its output.
+        Raises `VirtuosoError` if isql is missing or reports an error."""
+        isql = shutil.which("isql-vt")
+        if isql is None:
+            raise VirtuosoError("'isql-vt' not found on PATH: install the Debian package "
+                                "virtuoso-opensource (the binary is in virtuoso-opensource-7-bin)")
+        script = " ".join(s.strip().rstrip(";") + ";" for s in statements)
+        p = subprocess.run([isql, f"{HOST}:{self.sql_port}", self.user, self.password,
+                            f"exec={script}"], capture_output=True, text=True,
+                           stdin=subprocess.DEVNULL, timeout=timeout)
+        output = p.stdout + p.stderr
+        if p.returncode or "*** Error" in output:  # isql exits 0 after SQL errors
+            raise VirtuosoError(f"isql-vt failed (status {p.returncode}) on {script!r}:\n{output}")
+        return output
+
+    def hide_system_graphs(self) -> None:
+        """Make `SYSTEM_GRAPHS` private (graph-level security), so anonymous queries
+        on `query_url` neither see them in the union default graph nor by name.
+        `user` (dba) still sees them on `update_url`. Persists in the database."""
+        self.sql(f"DB.DBA.RDF_GRAPH_GROUP_CREATE ('{PRIVATE_GRAPHS}', 1)",
+                 *(f"DB.DBA.RDF_GRAPH_GROUP_INS ('{PRIVATE_GRAPHS}', '{g}')" for g in SYSTEM_GRAPHS),
+                 "DB.DBA.RDF_DEFAULT_USER_PERMS_SET ('nobody', 0, 1)",  # private graphs: none
+                 "DB.DBA.RDF_DEFAULT_USER_PERMS_SET ('nobody', 1)")     # all others: read
 
     def stop(self, timeout: float = 30.0) -> None:
         """Terminate the server (SIGTERM), wait, SIGKILL if it lingers. Idempotent."""
@@ -187,6 +233,7 @@ def start(directory: Path, timeout: float = 60.0, *,
         d=directory, host=HOST, http_port=http_port, sql_port=sql_port,
         number_of_buffers=number_of_buffers, max_dirty_buffers=max_dirty_buffers))
     log = directory / "virtuoso.log"
+    log_offset = log.stat().st_size if log.exists() else 0  # a reused directory keeps its log
     # +foreground also echoes the log to the console: keep that in a file, not a pipe
     # nobody reads (a full pipe would block the server).
     console = directory / "virtuoso.console"
@@ -196,28 +243,39 @@ def start(directory: Path, timeout: float = 60.0, *,
                                    stdout=out, stderr=subprocess.STDOUT)
     server = Virtuoso(directory, http_port, sql_port, process)
 
+    try:
+        _wait_until_ready(server, timeout, log, log_offset, console)
+    except BaseException:  # VirtuosoError, but also e.g. KeyboardInterrupt: no orphan server
+        server.stop(timeout=10)
+        raise
+    return server
+
+
+def _wait_until_ready(server: Virtuoso, timeout: float, log: Path, log_offset: int,
+                      console: Path) -> None:
+    """Poll ``ASK {}`` on the query endpoint until it answers with a JSON boolean."""
     url = server.query_url + "?" + urllib.parse.urlencode({"query": "ASK {}"})
     request = urllib.request.Request(url, headers={"Accept": "application/sparql-results+json"})
     deadline = time.monotonic() + timeout
     last = "no answer yet"
     while True:
-        code = process.poll()
+        code = server.process.poll()
         if code is not None:
+            new_log = _read(log)[log_offset:] + _read(console)
             raise VirtuosoError(f"virtuoso-t exited with status {code} during start-up "
-                                f"(HTTP port {http_port}, SQL port {sql_port})"
-                                f"{_busy_hint(log, console)}\n{_tail(log, console)}")
+                                f"(HTTP port {server.http_port}, SQL port {server.sql_port})"
+                                f"{_busy_hint(server, new_log)}\n{_tail(log, console)}")
         try:
             with urllib.request.urlopen(request, timeout=5) as response:
                 body = response.read()
             if "boolean" in json.loads(body):
-                return server
+                return
             last = f"unexpected answer {body[:200]!r}"
         except urllib.error.HTTPError as e:  # e.g. 503 while the server is still initialising
             last = f"HTTP {e.code}"
         except (OSError, ValueError) as e:
             last = str(e)
         if time.monotonic() > deadline:
-            server.stop(timeout=10)
             raise VirtuosoError(f"Virtuoso did not answer ASK on {server.query_url} within "
                                 f"{timeout:g} s (last: {last})\n{_tail(log, console)}")
         time.sleep(0.2)
@@ -233,10 +291,14 @@ def _check_port(port: int | None, what: str) -> int:
         return s.getsockname()[1]
 
 
-def _busy_hint(*files: Path) -> str:
-    text = "".join(_read(f) for f in files)
-    if "Address already in use" in text or "Failed to start listening" in text:
-        return ": a port is busy (taken between choosing and binding it?); try again"
+def _busy_hint(server: Virtuoso, text: str) -> str:
+    """Why start-up failed, if the log `text` says a port could not be bound."""
+    busy = [f"{what} port {port}" for what, port, marker in (
+        ("HTTP", server.http_port, "Failed HTTP listen"),
+        ("SQL", server.sql_port, "Failed to start listening at SQL port"),
+    ) if marker in text]
+    if busy:
+        return f": {' and '.join(busy)} busy (taken by another process after it was chosen?)"
     return ""
 
 

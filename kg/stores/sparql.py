@@ -64,9 +64,10 @@ class Client:
         self._opener = urllib.request.build_opener(*handlers)
 
     def send(self, method: str, url: str, body: bytes | None = None,
-             headers: dict[str, str] | None = None) -> tuple[bytes, str]:
+             headers: dict[str, str] | None = None, _retry: bool = True) -> tuple[bytes, str]:
         req = urllib.request.Request(url, data=body, method=method, headers=headers or {})
-        if body and self.cfg.user:
+        preauth = bool(body) and bool(self.cfg.user)
+        if preauth:
             auth = self._authorization(req)
             if auth:
                 req.add_unredirected_header("Authorization", auth)
@@ -74,25 +75,36 @@ class Client:
             with self._opener.open(req, timeout=self.cfg.timeout) as resp:
                 return resp.read(), resp.headers.get("Content-Type", "")
         except urllib.error.HTTPError as e:
+            if e.code == 401 and preauth and _retry:  # a stale nonce: fetch a new challenge once
+                self._challenges.pop(url.split("?")[0], None)
+                return self.send(method, url, body, headers, _retry=False)
             detail = " ".join(e.read().decode("utf-8", "replace").split())[:400]
             raise RemoteError(f"SPARQL server {url.split('?')[0]} answered {e.code} {e.reason}: {detail}") from None
         except (urllib.error.URLError, OSError) as e:
+            if preauth and _retry:  # refused mid-upload (e.g. our credentials were not accepted)
+                self._challenges.pop(url.split("?")[0], None)
+                return self.send(method, url, body, headers, _retry=False)
             reason = getattr(e, "reason", e)
             raise RemoteError(f"SPARQL server {url.split('?')[0]} unreachable: {reason} "
                               "(check KG_SPARQL_QUERY_URL and that the server runs)") from None
 
     def _authorization(self, req: urllib.request.Request) -> str | None:
-        """Credentials for req, from the endpoint's challenge (fetched once by HEAD)."""
+        """Credentials for req, from the endpoint's challenge, fetched once by a request
+        without a body (HEAD, or GET where HEAD is not implemented, as on Virtuoso)."""
         endpoint = req.full_url.split("?")[0]
         if endpoint not in self._challenges:
-            probe = urllib.request.Request(endpoint, method="HEAD")
-            try:
-                with urllib.request.urlopen(probe, timeout=self.cfg.timeout):
-                    self._challenges[endpoint] = ""      # no authentication asked
-            except urllib.error.HTTPError as e:
-                self._challenges[endpoint] = e.headers.get("WWW-Authenticate", "") if e.code == 401 else ""
-            except (urllib.error.URLError, OSError):
-                return None
+            self._challenges[endpoint] = ""
+            for method in ("HEAD", "GET"):
+                try:
+                    with urllib.request.urlopen(urllib.request.Request(endpoint, method=method),
+                                                timeout=self.cfg.timeout):
+                        break  # no authentication asked
+                except urllib.error.HTTPError as e:
+                    if e.code == 401:
+                        self._challenges[endpoint] = e.headers.get("WWW-Authenticate", "")
+                        break
+                except (urllib.error.URLError, OSError):
+                    return None
         challenge = self._challenges[endpoint]
         scheme, _, params = challenge.partition(" ")
         if scheme.lower() == "basic":
