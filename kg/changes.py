@@ -14,7 +14,6 @@ renamed into dist/. A failure before the commit leaves everything as it was.
 """
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import re
@@ -170,14 +169,8 @@ def check(addition: Graph, *, replace: bool = False, store=None) -> CheckResult:
 def locked() -> Iterator[None]:
     """One writer at a time, across processes: an exclusive flock on the additions
     directory's lock file. Waiting writers are served in turn; none is lost."""
-    d = settings().additions
-    d.mkdir(parents=True, exist_ok=True)
-    with open(d / ".lock", "a+") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
+    with rdfio.directory_lock(settings().additions):
+        yield
 
 
 def new_id() -> str:

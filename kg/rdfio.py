@@ -1,11 +1,13 @@
 """Reading and writing RDF files: rebasing, readable parse errors, atomic writes."""
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Iterator
 
 from rdflib import Dataset, Graph
 
@@ -102,3 +104,16 @@ def atomic_write(path: Path, data: bytes) -> None:
 def serialize(g: Graph | Dataset, fmt: str) -> bytes:
     out = g.serialize(format=fmt, encoding="utf-8")
     return out if isinstance(out, bytes) else out.encode("utf-8")
+
+
+@contextmanager
+def directory_lock(directory: Path) -> Iterator[None]:
+    """An exclusive flock on directory/.lock, across processes: one writer at a time;
+    waiting ones are served in turn."""
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(directory / ".lock", "a+") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)

@@ -15,11 +15,9 @@ and the store cannot drift apart.
 """
 from __future__ import annotations
 
-import fcntl
 import os
 import shutil
 import time
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -203,13 +201,6 @@ def _manifest(directory: Path) -> bytes | None:
         return None
 
 
-@contextmanager
 def _locked(root: Path):
     """One loader at a time per store directory, across processes."""
-    root.mkdir(parents=True, exist_ok=True)
-    with open(root / ".lock", "a+") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
+    return rdfio.directory_lock(root)
