@@ -1,58 +1,71 @@
 """The table of actions (measures, Annex 1 items and, when the graph holds them, actions of
 other programmes) behind the measures list, its filters and its CSV download. Loaded once
-at start-up; filtering is in memory. Curated facets (theme, classes, shared action) come
-from the curated annotations (graph/curation)."""
+per graph (app.extensions["actions"], dropped on reload) together with inverted indexes,
+so filtering a list of hundreds of thousands of actions is set arithmetic, not a scan.
+Curated facets (theme, classes, shared action) come from the curated annotations
+(graph/curation)."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import csv
+import io
+from dataclasses import dataclass
+from typing import Iterator
 
 from kg import export
+from kg.results import term_text
 from webapp.repository import Repository
 from webapp.sorting import natural_key
 
-ROWS = """
-SELECT ?a ?kind ?number ?text ?section ?unit ?priority ?given ?country ?actor ?programme WHERE {
+# One query per property instead of one query with an OPTIONAL per property: the
+# OPTIONALs multiply (countries x actors x programmes rows per action) on a large graph.
+ACTIONS = """
+SELECT ?a ?kind ?number ?text ?given ?responsibility WHERE {
   ?a a bkd:Action ; bkd:number ?number ; bkd:text ?text .
-  OPTIONAL { ?a bkd:inSection ?section }
   OPTIONAL { ?a a bkd:Measure . BIND("measure" AS ?isMeasure) }
   OPTIONAL { ?a a bkd:Annex1Item . BIND("annex1" AS ?isAnnex) }
   BIND(COALESCE(?isMeasure, ?isAnnex, "other") AS ?kind)
-  OPTIONAL { ?a bkd:planningUnit ?unit }
-  OPTIONAL { ?a bkd:priority ?priority }
   OPTIONAL { ?a bkd:priorityAsGiven ?given }
-  OPTIONAL { ?a bkd:concernsCountry ?country }
-  OPTIONAL { ?a bkd:responsibleActorType ?actor }
-  OPTIONAL { ?a bkd:inProgramme|bkd:takenFrom|bkd:toBeIntegratedInto ?programme }
+  OPTIONAL { ?a bkd:responsibility ?responsibility }
 }"""
+# attribute of Action -> the property (path) that holds its IRIs
+SOURCE_PROPERTIES = {"sections": "bkd:inSection", "units": "bkd:planningUnit", "priorities": "bkd:priority",
+              "countries": "bkd:concernsCountry", "actors": "bkd:responsibleActorType",
+              "programmes": "bkd:inProgramme|bkd:takenFrom|bkd:toBeIntegratedInto"}
+# curated annotations (issue 5): only their IRI values count
+CURATED = {"themes": "bkd:theme", "action_classes": "bkd:actionClass", "threats": "bkd:threatClass",
+           "shared": "bkd:sharedAction"}
+PROPERTIES = {**SOURCE_PROPERTIES, **CURATED}
 
 # filter name -> attribute of Action holding IRIs; values in URLs are the IRI's last segment
 FACETS = {"unit": "units", "priority": "priorities", "country": "countries", "actor": "actors",
           "section": "sections", "programme": "programmes",
           # curated annotations (issue 5)
           "theme": "themes", "action_class": "action_classes", "threat": "threats", "shared": "shared"}
-# curated facet attribute -> the property that holds it
-CURATED = {"themes": "bkd:theme", "action_classes": "bkd:actionClass", "threats": "bkd:threatClass",
-           "shared": "bkd:sharedAction"}
 KIND_ORDER = {"measure": 0, "annex1": 1}
+MAX_OPTIONS = 200  # a filter <select> lists at most this many values (the most frequent)
+CSV_BATCH = 500    # actions per export query when streaming a CSV download
 
 
 @dataclass
 class Action:
+    """One action; the IRI collections are sorted tuples (hundreds of thousands of
+    actions: a tuple is a quarter of the size of a set, and the empty one is shared)."""
     iri: str
     kind: str
     number: str
     text: str
     given: str = ""
-    units: set[str] = field(default_factory=set)
-    priorities: set[str] = field(default_factory=set)
-    countries: set[str] = field(default_factory=set)
-    actors: set[str] = field(default_factory=set)
-    sections: set[str] = field(default_factory=set)
-    programmes: set[str] = field(default_factory=set)
-    themes: set[str] = field(default_factory=set)
-    action_classes: set[str] = field(default_factory=set)
-    threats: set[str] = field(default_factory=set)
-    shared: set[str] = field(default_factory=set)
+    responsibility: str = ""  # as printed
+    units: tuple[str, ...] = ()
+    priorities: tuple[str, ...] = ()
+    countries: tuple[str, ...] = ()
+    actors: tuple[str, ...] = ()
+    sections: tuple[str, ...] = ()
+    programmes: tuple[str, ...] = ()
+    themes: tuple[str, ...] = ()
+    action_classes: tuple[str, ...] = ()
+    threats: tuple[str, ...] = ()
+    shared: tuple[str, ...] = ()
 
     @property
     def sort_key(self) -> tuple:
@@ -62,25 +75,46 @@ class Action:
 class ActionTable:
     def __init__(self, repo: Repository) -> None:
         self.repo = repo
+        shared: dict[str, str] = {}  # one string object per distinct IRI (memory on large graphs)
         by_iri: dict[str, Action] = {}
-        for r in repo.select(ROWS):
+        for r in repo.store.query(ACTIONS):
             iri = r["a"].value
-            a = by_iri.get(iri) or by_iri.setdefault(iri, Action(iri, r["kind"].value, r["number"].value, r["text"].value))
+            if iri not in by_iri:
+                by_iri[iri] = Action(iri, r["kind"].value, r["number"].value, r["text"].value)
             if r["given"] is not None:
-                a.given = r["given"].value
-            if r["section"] is not None:
-                a.sections.add(r["section"].value)
-            for var, attr in (("unit", "units"), ("priority", "priorities"), ("country", "countries"),
-                              ("actor", "actors"), ("programme", "programmes")):
-                if r[var] is not None:
-                    getattr(a, attr).add(r[var].value)
-        for attr, prop in CURATED.items():
-            for r in repo.select(f"SELECT ?a ?v WHERE {{ ?a {prop} ?v . FILTER(isIRI(?v)) }}"):
-                if r["a"].value in by_iri:
-                    getattr(by_iri[r["a"].value], attr).add(r["v"].value)
-        self.rows = sorted(by_iri.values(), key=lambda a: a.sort_key)
+                by_iri[iri].given = shared.setdefault(r["given"].value, r["given"].value)
+            if r["responsibility"] is not None and not by_iri[iri].responsibility:
+                by_iri[iri].responsibility = shared.setdefault(r["responsibility"].value, r["responsibility"].value)
+        for attr, prop in PROPERTIES.items():
+            values: dict[str, set[str]] = {}
+            only_iris = "FILTER(isIRI(?v))" if attr in CURATED else ""
+            for r in repo.store.query(f"SELECT ?a ?v WHERE {{ ?a {prop} ?v . {only_iris} }}"):
+                a = r["a"].value
+                if a in by_iri:
+                    v = r["v"].value
+                    values.setdefault(a, set()).add(shared.setdefault(v, v))
+            for a, vs in values.items():
+                setattr(by_iri[a], attr, tuple(sorted(vs)))
+        self.rows: list[Action] = sorted(by_iri.values(), key=lambda a: a.sort_key)
         self.by_iri = by_iri
-        self._export: dict[str, dict[str, str]] | None = None
+        self.has_other = any(a.kind == "other" for a in self.rows)
+        # attribute -> IRI -> positions in self.rows (ascending), and the same by URL value
+        self.positions: dict[str, dict[str, list[int]]] = {attr: {} for attr in PROPERTIES}
+        self._kinds: dict[str, list[int]] = {}
+        self._givens: dict[str, list[int]] = {}
+        for i, a in enumerate(self.rows):
+            for attr, index in self.positions.items():
+                for iri in getattr(a, attr):
+                    index.setdefault(iri, []).append(i)
+            self._kinds.setdefault(a.kind, []).append(i)
+            self._givens.setdefault(a.given or "none", []).append(i)
+        self._by_value: dict[str, dict[str, list[int]]] = {}
+        for facet, attr in FACETS.items():
+            merged: dict[str, list[int]] = {}
+            for iri, pos in self.positions[attr].items():
+                merged.setdefault(self.value(facet, iri), []).extend(pos)
+            self._by_value[facet] = merged
+        self._hay: list[str] | None = None
 
     def value(self, facet: str, iri: str) -> str:
         """The short value a URL uses for an IRI: its last path segment, except for
@@ -89,36 +123,76 @@ class ActionTable:
             return iri[len(self.repo.base):] if iri.startswith(self.repo.base) else iri
         return iri.rstrip("/").rsplit("/", 1)[-1]
 
+    def with_value(self, attr: str, iri: str) -> list[Action]:
+        """The actions whose attribute holds this IRI, in table order (an index lookup)."""
+        return [self.rows[i] for i in self.positions[attr].get(iri, ())]
+
+    def of_kind(self, kind: str) -> list[Action]:
+        """The actions of one kind ("measure", "annex1", "other"), in table order."""
+        return [self.rows[i] for i in self._kinds.get(kind, ())]
+
     def options(self, facet: str) -> list[tuple[str, str, int]]:
-        """(value, label, count) for every value of a facet, for the filter form."""
-        counts: dict[str, int] = {}
-        for a in self.rows:
-            for iri in getattr(a, FACETS[facet]):
-                counts[iri] = counts.get(iri, 0) + 1
-        opts = [(self.value(facet, i), self.repo.label(i), n) for i, n in counts.items()]
+        """(value, label, count) for the values of a facet, for the filter form: at most
+        MAX_OPTIONS, the most frequent, in label order (a large graph has tens of
+        thousands of sections; nobody picks from such a list, the URL still filters)."""
+        counts = {iri: len(pos) for iri, pos in self.positions[FACETS[facet]].items()}
+        keep = sorted(counts, key=lambda i: -counts[i])[:MAX_OPTIONS] if len(counts) > MAX_OPTIONS else counts
+        opts = [(self.value(facet, i), self.repo.label(i), counts[i]) for i in keep]
         return sorted(opts, key=lambda o: natural_key(o[1]))
+
+    def givens(self) -> list[str]:
+        """The priorities as printed ("1", "2-3", "none"), for the filter form."""
+        return sorted(self._givens, key=natural_key)
 
     def filter(self, params: dict[str, list[str]], q: str = "", kind: str = "",
                given: list[str] | None = None) -> list[Action]:
         """Values within one facet are alternatives (OR); facets combine (AND).
         `given` filters on the priority as printed ("1", "2-3", or "none")."""
-        out = []
+        chosen: set[int] | None = None
+        groups = [(self._by_value[f], vals) for f, vals in params.items() if vals]
+        if kind:
+            groups.append(({kind: self._kinds.get(kind, [])}, [kind]))
+        if given:
+            groups.append((self._givens, given))
+        for index, vals in groups:
+            hit = {i for v in vals for i in index.get(v, ())}
+            chosen = hit if chosen is None else chosen & hit
         needle = q.strip().lower()
-        for a in self.rows:
-            if kind and a.kind != kind:
-                continue
-            if given and (a.given or "none") not in given:
-                continue
-            if any(vals and not ({self.value(f, i) for i in getattr(a, FACETS[f])} & set(vals))
-                   for f, vals in params.items()):
-                continue
-            if needle and needle not in f"{a.number} {a.text}".lower():
-                continue
-            out.append(a)
-        return out
+        if not needle:
+            return self.rows if chosen is None else [self.rows[i] for i in sorted(chosen)]
+        hay = self.haystacks()
+        candidates = range(len(self.rows)) if chosen is None else sorted(chosen)
+        return [self.rows[i] for i in candidates if needle in hay[i]]
 
-    def export_rows(self, actions: list[Action]) -> list[dict[str, str]]:
-        """The `kg export measures` rows of exactly these actions, same columns."""
-        if self._export is None:
-            self._export = {r["iri"]: r for r in export.measures(self.repo.store)}
-        return [self._export[a.iri] for a in actions if a.iri in self._export]
+    def haystacks(self) -> list[str]:
+        """Lower-cased "number text" of every row, for the text filter (built on first use)."""
+        if self._hay is None:
+            self._hay = [f"{a.number} {a.text}".lower() for a in self.rows]
+        return self._hay
+
+    def csv(self, actions: list[Action]) -> Iterator[str]:
+        """The `kg export measures` rows of exactly these actions (same columns), as CSV
+        text in chunks: one export query per CSV_BATCH actions, so the download of a
+        large filtered list streams instead of building every row first."""
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=export.COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        for start in range(0, len(actions), CSV_BATCH):
+            chunk = actions[start:start + CSV_BATCH]
+            rows = self._export_rows(chunk)
+            writer.writerows(rows[a.iri] for a in chunk if a.iri in rows)
+            yield buf.getvalue()
+            buf.seek(0)
+            buf.truncate()
+        yield buf.getvalue()
+
+    def _export_rows(self, actions: list[Action]) -> dict[str, dict[str, str]]:
+        values = " ".join(f"<{a.iri}>" for a in actions)
+        sparql = export.MEASURES.replace("WHERE {", f"WHERE {{\n  VALUES ?iri {{ {values} }}", 1)
+        out = {}
+        for sol in self.repo.store.query(sparql):
+            row = {c: term_text(sol[c]) for c in export.COLUMNS}
+            for c in export.MULTI:  # GROUP_CONCAT order is engine-defined: sorted, as in kg export
+                row[c] = export.SEP.join(sorted(filter(None, row[c].split(export.SEP))))
+            out[row["iri"]] = row
+        return out

@@ -9,6 +9,7 @@ from markupsafe import Markup, escape
 
 from webapp.actions import ActionTable
 
+MAX_BARS = 40  # a large graph has thousands of planning units: the chart shows the first ones
 PRIORITY_COLOURS = {"1": "#b3261e", "2": "#e8a33d", "2-3": "#c9b458", "3": "#6b9e78", "": "#9aa0a6"}
 
 
@@ -42,9 +43,13 @@ def bars(table: ActionTable) -> list[Bar]:
 
 
 def svg(table: ActionTable, url: str) -> Markup:
+    """The chart, drawn once per graph (the home page caches it). Past MAX_BARS bars it
+    stops and says how many more there are, with a link to the full list."""
     data = bars(table)
+    hidden = data[MAX_BARS:]
+    data = data[:MAX_BARS]
     width, label_w, row_h, bar_h = 720, 260, 30, 20
-    most = max(sum(b.counts.values()) for b in data)
+    most = max((sum(b.counts.values()) for b in data), default=1)
     scale = (width - label_w - 40) / most
     parts = [f'<svg class="chart" viewBox="0 0 {width} {row_h * len(data) + 40}" role="img" '
              f'aria-label="Measures by planning unit and priority" xmlns="http://www.w3.org/2000/svg">']
@@ -70,4 +75,8 @@ def svg(table: ActionTable, url: str) -> Markup:
                      f'<text x="{lx + 16}" y="{ly}">{escape("priority " + prio if prio else "none given")}</text>')
         lx += 95
     parts.append("</svg>")
+    if hidden:
+        n = sum(sum(b.counts.values()) for b in hidden)
+        parts.append(f'<p class="hint">{len(hidden)} more bars ({n} actions) are not drawn: '
+                     f'see <a href="{escape(url)}">the list of all measures</a>.</p>')
     return Markup("".join(parts))

@@ -8,12 +8,14 @@ it "curated" and keep it apart from the document's own facts."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Iterable
 from urllib.parse import urlencode
 
 from flask import current_app
 
 from webapp.actions import Action, ActionTable
-from webapp.describe import Link
+from webapp.describe import Link, Page, paginate
 from webapp.repository import Repository
 from webapp.sorting import natural_key
 
@@ -36,33 +38,61 @@ class Note:
     attached: bool = True  # the link it reifies is in the graph
 
 
+class Notes:
+    """Curated annotations indexed by the triple each reifies (subject, predicate, and
+    the object's IRI or lexical form)."""
+
+    def __init__(self, by_triple: dict[tuple[str, str, str], Note] | None = None) -> None:
+        self.by_triple = by_triple or {}
+
+    def note(self, s: str, p: str, o) -> Note | None:
+        return self.by_triple.get((s, p, o if isinstance(o, str) else _key(o)))
+
+
 class Curation:
-    """Every curated annotation, indexed by the triple it reifies (subject, predicate,
-    object as N-Triples term text or IRI)."""
+    """The curated annotations, looked up by the subject or the object of the links they
+    justify, when a page needs them: a large graph has hundreds of thousands of them,
+    too many to read (and hold) for the first page that shows one."""
+
+    # the links' subjects (or object) first, then the records: Oxigraph joins in this order
+    QUERY = """SELECT ?a ?s ?p ?o ?j ?agent ?created ?attached WHERE {{
+              {values}
+              ?a rdf:subject ?s ; rdf:predicate ?p ; rdf:object ?o . {only}
+              ?a a bkd:CuratedAnnotation .
+              OPTIONAL {{ ?a bkd:justification ?j }}
+              OPTIONAL {{ ?a prov:wasAttributedTo ?agent }}
+              OPTIONAL {{ ?a dcterms:created ?created }}
+              BIND(EXISTS {{ ?s ?p ?o }} AS ?attached) }}"""
+    BATCH = 500  # subjects per query
 
     def __init__(self, repo: Repository) -> None:
         self.repo = repo
         self.graph = repo.base + "graph/curation"
-        self.by_triple: dict[tuple[str, str, str], Note] = {}
-        self.nodes: set[str] = set()
-        rows = repo.select("""
-            SELECT ?a ?s ?p ?o ?j ?agent ?created ?attached WHERE {
-              ?a a bkd:CuratedAnnotation ; rdf:subject ?s ; rdf:predicate ?p ; rdf:object ?o .
-              OPTIONAL { ?a bkd:justification ?j }
-              OPTIONAL { ?a prov:wasAttributedTo ?agent }
-              OPTIONAL { ?a dcterms:created ?created }
-              BIND(EXISTS { ?s ?p ?o } AS ?attached) }""")
-        for r in rows:
-            a = r["a"].value
-            self.nodes.add(a)
-            agent = r["agent"].value if r["agent"] is not None else ""
-            note = Note(a, repo.local_path(a) or a, r["j"].value if r["j"] is not None else "",
-                        repo.label(agent) if agent else "", r["created"].value if r["created"] is not None else "",
-                        r["attached"].value == "true")
-            self.by_triple[(r["s"].value, r["p"].value, _key(r["o"]))] = note
 
-    def note(self, s: str, p: str, o) -> Note | None:
-        return self.by_triple.get((s, p, o if isinstance(o, str) else _key(o)))
+    def about(self, subjects: Iterable[str], predicate: str = "") -> Notes:
+        """The annotations of the links from these subjects (of one predicate, if given)."""
+        subjects = list(dict.fromkeys(subjects))
+        only = f"FILTER(?p = <{predicate}>)" if predicate else ""
+        notes = Notes()
+        for i in range(0, len(subjects), self.BATCH):
+            values = " ".join(f"<{x}>" for x in subjects[i:i + self.BATCH])
+            self._read(f"VALUES ?s {{ {values} }}", notes, only)
+        return notes
+
+    def pointing_to(self, iri: str) -> Notes:
+        """The annotations of the links to this IRI."""
+        return self._read(f"VALUES ?o {{ <{iri}> }}", Notes())
+
+    def _read(self, values: str, notes: Notes, only: str = "") -> Notes:
+        repo = self.repo
+        for r in repo.store.query(self.QUERY.format(values=values, only=only)):
+            a = r["a"].value
+            agent = r["agent"].value if r["agent"] is not None else ""
+            notes.by_triple[(r["s"].value, r["p"].value, _key(r["o"]))] = Note(
+                a, repo.local_path(a) or a, r["j"].value if r["j"] is not None else "",
+                repo.label(agent) if agent else "", r["created"].value if r["created"] is not None else "",
+                r["attached"].value == "true")
+        return notes
 
 
 def _key(term) -> str:
@@ -90,13 +120,9 @@ class Column:
 @dataclass
 class Cell:
     column: Column
-    actions: list[str] = field(default_factory=list)
-    rank: int | None = None  # the highest priority (lowest rank) among them
+    count: int = 0
+    rank: int | None = None  # the highest priority (lowest rank) among its actions
     href: str = ""
-
-    @property
-    def count(self) -> int:
-        return len(self.actions)
 
     @property
     def css(self) -> str:
@@ -105,8 +131,32 @@ class Cell:
 
 @dataclass
 class Matrix:
+    """Themes x columns, computed once per graph. Cells are kept only where there are
+    actions (a large graph has tens of thousands of columns, most of them empty for a
+    theme); page() fills in the empty ones of the columns shown."""
     columns: list[Column]
-    rows: list[tuple[Link, str, list[Cell]]]  # (theme, theme slug, cells)
+    themes: list[tuple[Link, str]]  # (theme, theme slug)
+    cells: dict[tuple[str, str], Cell]  # (theme IRI, column key) -> cell
+    url: str
+
+    @property
+    def rows(self) -> list[tuple[Link, str, list[Cell]]]:
+        """Every theme with a cell per column (the whole matrix, one page)."""
+        return self.page(1, len(self.columns) or 1)[1]
+
+    def page(self, number: int, size: int) -> tuple[Page, list[tuple[Link, str, list[Cell]]]]:
+        """One page of columns, and every theme's cells in them."""
+        cols = paginate(self.columns, number, size)
+        rows = []
+        for theme, slug in self.themes:
+            cells = []
+            for c in cols.items:
+                cell = self.cells.get((theme.iri, c.key)) or Cell(c)
+                if cell.count and not cell.href:
+                    cell.href = f"{self.url}?{urlencode({'theme': slug, **c.params})}"
+                cells.append(cell)
+            rows.append((theme, slug, cells))
+        return cols, rows
 
 
 def _ranks(repo: Repository) -> dict[str, int]:
@@ -131,18 +181,29 @@ def columns_of(table: ActionTable, a: Action) -> list[tuple[str, str, dict[str, 
 
 
 def matrix(table: ActionTable, url: str) -> Matrix:
-    """Themes x planning units; each cell counts the actions with that theme in that unit."""
+    """Themes x planning units; each cell counts the actions with that theme in that unit.
+    One pass over the actions (the page caches the result for the graph)."""
     repo = table.repo
     ranks = _ranks(repo)
     cols: dict[str, Column] = {}
-    order = {"unit": 0, "section": 1, "annex1": 2, "other": 3}
-    placed: dict[str, list[str]] = {}
-    for a in table.rows:
+    first: dict[str, int] = {}  # column key -> first action (document order) in it
+    cells: dict[tuple[str, str], Cell] = {}
+    for i, a in enumerate(table.rows):
         keys = []
         for key, label, params, title in columns_of(table, a):
-            cols.setdefault(key, Column(key, label, params, title))
+            if key not in cols:
+                cols[key], first[key] = Column(key, label, params, title), i
             keys.append(key)
-        placed[a.iri] = keys
+        if not a.themes:
+            continue
+        rank = min((ranks[p] for p in a.priorities if p in ranks), default=None)
+        for t in a.themes:
+            for key in keys:
+                cell = cells.get((t, key)) or cells.setdefault((t, key), Cell(cols[key]))
+                cell.count += 1
+                if rank is not None and (cell.rank is None or rank < cell.rank):
+                    cell.rank = rank
+    order = {"unit": 0, "section": 1, "annex1": 2, "other": 3}
 
     def group(c: Column) -> int:
         if "unit" in c.params:
@@ -151,51 +212,63 @@ def matrix(table: ActionTable, url: str) -> Matrix:
             return order["section"]
         return order["annex1"] if c.key == "annex1" else order["other"]
     # units and sections in document order (rows are), then Annex 1, then other programmes
-    first = {k: i for i, k in reversed(list(enumerate(k for keys in placed.values() for k in keys)))}
     columns = sorted(cols.values(), key=lambda c: (group(c), first[c.key]))
-    themes = {t for a in table.rows for t in a.themes}
-    rows = []
-    for t in sorted(themes, key=lambda t: natural_key(repo.label(t))):
-        slug = table.value("theme", t)
-        cells = {c.key: Cell(c) for c in columns}
-        for a in table.rows:
-            if t not in a.themes:
-                continue
-            rank = min((ranks[p] for p in a.priorities if p in ranks), default=None)
-            for key in placed[a.iri]:
-                cell = cells[key]
-                cell.actions.append(a.iri)
-                if rank is not None and (cell.rank is None or rank < cell.rank):
-                    cell.rank = rank
-        for cell in cells.values():
-            cell.href = f"{url}?{urlencode({'theme': slug, **cell.column.params})}"
-        rows.append((Link(t, repo.label(t), repo.local_path(t) or t), slug, [cells[c.key] for c in columns]))
-    return Matrix(columns, rows)
+    themes = sorted({t for a in table.rows for t in a.themes}, key=lambda t: natural_key(repo.label(t)))
+    links = [(Link(t, repo.label(t), repo.local_path(t) or t), table.value("theme", t)) for t in themes]
+    return Matrix(columns, links, cells, url)
 
 
 # ---------------------------------------------------------------- trace
 
+VIA_SHOWN = 20     # per value of a trace, how many of the actions it is reached through are named
+TRACE_PAGE = 100   # occurrences (or feeding measures) of a trace per page
+
+
 @dataclass
 class Tagged:
     """A value reached through links, with the curated notes that support it:
-    (the action it is on, its annotation or None when the link is the document's own)."""
+    (the action it is on, its annotation or None when the link is the document's own).
+    Only the first VIA_SHOWN of each kind are kept (a shared action of a large graph
+    has tens of thousands of occurrences); the counts are of all of them."""
     link: Link
     via: list[tuple[Link, Note | None]] = field(default_factory=list)
     extra: list[Link] = field(default_factory=list)  # e.g. the programmes of an Annex 1 item
     trace_href: str = ""
+    n_curated: int = 0
+    n_plain: int = 0
+
+    def add(self, on: Link | None, note: Note | None, make_link=None, iri: str = "") -> None:
+        """Count one more action it is reached through; keep it if under VIA_SHOWN
+        (make_link(iri) builds its Link only then)."""
+        if note is None:
+            self.n_plain += 1
+            keep = self.n_plain <= VIA_SHOWN
+        else:
+            self.n_curated += 1
+            keep = self.n_curated <= VIA_SHOWN
+        if keep:
+            self.via.append((on if on is not None else make_link(iri), note))
 
     @property
     def curated(self) -> bool:
-        return any(n is not None for _, n in self.via)
+        return self.n_curated > 0
 
     @property
     def source(self) -> bool:
-        return any(n is None for _, n in self.via)
+        return self.n_plain > 0
 
     @property
     def plain(self) -> list[Link]:
-        """The actions it is on by the document's own facts (no curated link)."""
+        """The actions it is on by the document's own facts (no curated link), as kept."""
         return [on for on, n in self.via if n is None]
+
+    @property
+    def more_curated(self) -> int:
+        return max(0, self.n_curated - VIA_SHOWN)
+
+    @property
+    def more_plain(self) -> int:
+        return max(0, self.n_plain - VIA_SHOWN)
 
 
 @dataclass
@@ -227,8 +300,9 @@ class Trace:
     origin: Link | None = None
     origin_note: Note | None = None
     programmes: list[Link] = field(default_factory=list)
-    occurrences: list[Row] = field(default_factory=list)
-    fed_by: list[Row] = field(default_factory=list)
+    occurrences: list[Row] = field(default_factory=list)  # the rows of this page
+    fed_by: list[Row] = field(default_factory=list)       # the rows of this page
+    page: Page | None = None  # where the rows sit among all occurrences (or feeding measures)
     annex: list[Tagged] = field(default_factory=list)
     shared: list[Tagged] = field(default_factory=list)
     species: list[Tagged] = field(default_factory=list)
@@ -238,9 +312,53 @@ class Trace:
 
 
 class Tracer:
+    """Traces, from the action table and a few link maps read once per graph (one
+    app.extensions["tracer"] per graph): a trace never queries per action it lists."""
+
     def __init__(self, table: ActionTable, cur: Curation) -> None:
         self.table, self.cur, self.repo = table, cur, table.repo
         self.bkd = self.repo.base + "ontology#"
+        self._collected: dict[str, tuple] = {}  # shared action -> what _collect found for its occurrences
+
+    @cached_property
+    def covered(self) -> dict[str, list[str]]:
+        """Action -> the Annex 1 items it is covered by."""
+        return self._pairs("bkd:coveredByAnnexItem")
+
+    @cached_property
+    def feeders(self) -> dict[str, list[Action]]:
+        """Annex 1 item -> the actions covered by it, in table order."""
+        out: dict[str, list[Action]] = {}
+        for a, items in self.covered.items():
+            if a in self.table.by_iri:
+                for item in items:
+                    out.setdefault(item, []).append(self.table.by_iri[a])
+        for acts in out.values():
+            acts.sort(key=lambda a: a.sort_key)
+        return out
+
+    @cached_property
+    def target_species(self) -> dict[str, list[str]]:
+        return self._pairs("bkd:targetSpecies")
+
+    @cached_property
+    def unit_species(self) -> dict[str, list[str]]:
+        return self._pairs("bkd:species")
+
+    @cached_property
+    def unit_countries(self) -> dict[str, list[str]]:
+        return self._pairs("bkd:country")
+
+    @cached_property
+    def shared_actions(self) -> list[str]:
+        return [x["s"].value for x in self.repo.select("SELECT DISTINCT ?s WHERE { ?s a bkd:SharedAction }")]
+
+    def _pairs(self, prop: str) -> dict[str, list[str]]:
+        """Subject -> its IRI values of a property, for the whole graph in one query."""
+        out: dict[str, list[str]] = {}
+        for r in self.repo.store.query(f"SELECT DISTINCT ?s ?o WHERE {{ ?s {prop} ?o . FILTER(isIRI(?o)) }}"):
+            out.setdefault(r["s"].value, []).append(r["o"].value)
+        return out
 
     def link(self, iri: str) -> Link:
         return Link(iri, self.repo.label(iri), self.repo.local_path(iri) or iri)
@@ -259,51 +377,65 @@ class Tracer:
     def _types(self, iri: str) -> set[str]:
         return set(self._objects(iri, "a"))
 
-    def trace(self, iri: str) -> Trace | None:
+    def trace(self, iri: str, page: int | None = None) -> Trace | None:
+        """The trace of a shared action, measure or Annex 1 item, showing page `page` of
+        its occurrences (default: the first, or the one with the action traced from)."""
         types = self._types(iri)
         if self.bkd + "SharedAction" in types:
-            return self._shared(iri)
+            return self._shared(iri, page=page)
         if iri not in self.table.by_iri:
             return None
         a = self.table.by_iri[iri]
         if a.kind == "measure" and a.shared:
             sa = min(a.shared)
-            t = self._shared(sa, origin=iri)
-            t.origin, t.origin_note = self.link(iri), self.cur.note(iri, self.bkd + "sharedAction", sa)
+            t = self._shared(sa, origin=iri, page=page)
+            prop = self.bkd + "sharedAction"
+            t.origin, t.origin_note = self.link(iri), self.cur.about([iri], prop).note(iri, prop, sa)
             return t
         if a.kind == "annex1":
-            return self._annex(a)
+            return self._annex(a, page)
         t = Trace(self.link(iri), a.kind, text=a.text)
         t.programmes = [self.link(p) for p in sorted(a.programmes)]
         t.occurrences = [self._row(a, origin=True)]
+        t.page = paginate(t.occurrences, 1, TRACE_PAGE)
         self._collect(t, [a])
         return t
 
-    def _shared(self, sa: str, origin: str = "") -> Trace:
+    def _shared(self, sa: str, origin: str = "", page: int | None = None) -> Trace:
         t = Trace(self.link(sa), "shared", definition=self._one(sa, "skos:definition"),
                   scope_note=self._one(sa, "skos:scopeNote"))
         agent = self._one(sa, "prov:wasAttributedTo")
         t.provenance = self.repo.label(agent) if agent else ""
-        members = [a for a in self.table.rows if sa in a.shared]
-        t.occurrences = [self._row(a, note=self.cur.note(a.iri, self.bkd + "sharedAction", sa), origin=a.iri == origin)
-                         for a in members]
+        members = self.table.with_value("shared", sa)
+        if page is None:  # the page that shows the action traced from
+            at = next((i for i, a in enumerate(members) if a.iri == origin), 0)
+            page = at // TRACE_PAGE + 1
+        t.page = paginate(members, page, TRACE_PAGE)
+        prop = self.bkd + "sharedAction"
+        notes = self.cur.about((a.iri for a in t.page.items), prop)
+        t.occurrences = [self._row(a, note=notes.note(a.iri, prop, sa), origin=a.iri == origin)
+                         for a in t.page.items]
         for row in t.occurrences:  # other shared actions only: this one is the page
             row.shared = [s for s in row.shared if s.iri != sa]
-        self._collect(t, members)
+        if sa not in self._collected:
+            self._collect(t, members)
+            self._collected[sa] = (t.annex, t.species, t.themes, t.classes, t.threats)
+        t.annex, t.species, t.themes, t.classes, t.threats = self._collected[sa]
         return t
 
-    def _annex(self, item: Action) -> Trace:
+    def _annex(self, item: Action, page: int | None = None) -> Trace:
         t = Trace(self.link(item.iri), "annex1", text=item.text)
         t.programmes = [self.link(p) for p in sorted(item.programmes)]
-        feeders = [self.table.by_iri[r["m"].value] for r in self.repo.select(
-            f"SELECT DISTINCT ?m WHERE {{ ?m bkd:coveredByAnnexItem <{item.iri}> }}") if r["m"].value in self.table.by_iri]
-        feeders.sort(key=lambda a: a.sort_key)
-        t.fed_by = [self._row(a, note=self.cur.note(a.iri, self.bkd + "coveredByAnnexItem", item.iri)) for a in feeders]
+        feeders = self.feeders.get(item.iri, [])
+        t.page = paginate(feeders, page or 1, TRACE_PAGE)
+        notes = self.cur.about(a.iri for a in feeders)
+        t.fed_by = [self._row(a, note=notes.note(a.iri, self.bkd + "coveredByAnnexItem", item.iri))
+                    for a in t.page.items]
         shared: dict[str, Tagged] = {}
         for a in feeders:
             for sa in sorted(a.shared):
-                tag = shared.setdefault(sa, Tagged(self.link(sa), trace_href=self.trace_href(sa)))
-                tag.via.append((self.link(a.iri), self.cur.note(a.iri, self.bkd + "sharedAction", sa)))
+                tag = shared.get(sa) or shared.setdefault(sa, Tagged(self.link(sa), trace_href=self.trace_href(sa)))
+                tag.add(None, notes.note(a.iri, self.bkd + "sharedAction", sa), self.link, a.iri)
         t.shared = list(shared.values())
         self._collect(t, [item])
         return t
@@ -311,47 +443,52 @@ class Tracer:
     def _row(self, a: Action, note: Note | None = None, origin: bool = False) -> Row:
         countries, of_unit = set(a.countries), False
         if not countries:  # the measure names none: the countries of its planning unit
-            countries = {c for u in a.units for c in self._objects(u, "bkd:country")}
+            countries = {c for u in a.units for c in self.unit_countries.get(u, ())}
             of_unit = bool(countries)
         row = Row(a, self.link(a.iri), self.trace_href(a.iri),
                   [self.link(u) for u in sorted(a.units)], [self.link(s) for s in sorted(a.sections)],
-                  a.given, self._one(a.iri, "bkd:responsibility"),
+                  a.given, a.responsibility,
                   sorted((self.link(x) for x in a.actors), key=lambda l: l.label),
                   sorted((self.link(x) for x in countries), key=lambda l: l.label),
                   note, [self.link(s) for s in sorted(a.shared)], origin)
         row.countries_of_unit = of_unit
         return row
 
-    def _tag(self, bucket: dict[str, Tagged], value: str, on: str, prop: str | None, trace: bool = False) -> Tagged:
-        tag = bucket.setdefault(value, Tagged(self.link(value), trace_href=self.trace_href(value) if trace else ""))
-        note = self.cur.note(on, self.bkd + prop, value) if prop else None
-        tag.via.append((self.link(on), note))
+    def _tag(self, bucket: dict[str, Tagged], value: str, on: str, prop: str | None, notes: Notes,
+             trace: bool = False) -> Tagged:
+        tag = bucket.get(value)
+        if tag is None:
+            tag = bucket[value] = Tagged(self.link(value), trace_href=self.trace_href(value) if trace else "")
+        note = notes.note(on, self.bkd + prop, value) if prop else None
+        tag.add(None, note, self.link, on)
         return tag
 
     def _collect(self, t: Trace, actions: list[Action]) -> None:
         """Annex items, species, themes and classes of these actions."""
         annex, species, themes, classes, threats = {}, {}, {}, {}, {}
+        notes = self.cur.about(a.iri for a in actions)
         for a in actions:
-            for item in self._objects(a.iri, "bkd:coveredByAnnexItem"):
-                tag = self._tag(annex, item, a.iri, "coveredByAnnexItem", trace=True)
+            for item in self.covered.get(a.iri, ()):
+                tag = self._tag(annex, item, a.iri, "coveredByAnnexItem", notes, trace=True)
                 if not tag.extra:
                     tag.extra = [self.link(p) for p in sorted(self.table.by_iri[item].programmes)] \
                         if item in self.table.by_iri else []
-            for s in self._objects(a.iri, "bkd:targetSpecies"):
-                self._tag(species, s, a.iri, "targetSpecies")
-            for u in sorted(a.units):
-                for s in self._objects(u, "bkd:species"):
-                    self._tag(species, s, a.iri, None)  # the planning unit's species: the document's fact
-            for v in sorted(a.themes):
-                self._tag(themes, v, a.iri, "theme")
-            for v in sorted(a.action_classes):
-                self._tag(classes, v, a.iri, "actionClass")
-            for v in sorted(a.threats):
-                self._tag(threats, v, a.iri, "threatClass")
+            for s in self.target_species.get(a.iri, ()):
+                self._tag(species, s, a.iri, "targetSpecies", notes)
+            for u in a.units:
+                for s in self.unit_species.get(u, ()):
+                    self._tag(species, s, a.iri, None, notes)  # the planning unit's species: the document's fact
+            for v in a.themes:
+                self._tag(themes, v, a.iri, "theme", notes)
+            for v in a.action_classes:
+                self._tag(classes, v, a.iri, "actionClass", notes)
+            for v in a.threats:
+                self._tag(threats, v, a.iri, "threatClass", notes)
         # species of the annex items fed (their own target species)
+        item_notes = self.cur.about(annex)
         for item in annex:
-            for s in self._objects(item, "bkd:targetSpecies"):
-                self._tag(species, s, item, "targetSpecies")
+            for s in self.target_species.get(item, ()):
+                self._tag(species, s, item, "targetSpecies", item_notes)
         by_label = lambda d: sorted(d.values(), key=lambda x: natural_key(x.link.label))  # noqa: E731
         t.annex, t.species, t.themes = by_label(annex), by_label(species), by_label(themes)
         t.classes, t.threats = by_label(classes), by_label(threats)
@@ -361,7 +498,7 @@ def concept_actions(table: ActionTable, iri: str) -> tuple[str, list[Action]] | 
     """For a theme, action class, threat class or shared action: (facet, its actions)."""
     for facet, attr in (("theme", "themes"), ("action_class", "action_classes"), ("threat", "threats"),
                         ("shared", "shared")):
-        acts = [a for a in table.rows if iri in getattr(a, attr)]
+        acts = table.with_value(attr, iri)
         if acts:
             return facet, acts
     return None

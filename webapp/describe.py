@@ -7,12 +7,15 @@ bkd:CuratedAnnotation reifies) are kept apart from the document's own facts: the
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Sequence
 
 import pyoxigraph as ox
 
 from webapp.repository import Repository
 from webapp.sorting import natural_key
+
+if TYPE_CHECKING:
+    from webapp.curation_views import Notes
 
 RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
 XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
@@ -38,6 +41,56 @@ class Fact:
     prop: Link
     values: list[Value]
     inferred: bool = False
+    page: Page | None = None  # an incoming link list shows one page of its values
+
+
+@dataclass
+class Page:
+    """One page of a long list (a large graph has lists of hundreds of thousands of
+    links): its items and where they sit in the whole, for "rows a–b of N" and page links."""
+    items: list
+    total: int
+    number: int  # 1-based
+    size: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.size))
+
+    @property
+    def first(self) -> int:
+        return (self.number - 1) * self.size + 1 if self.total else 0
+
+    @property
+    def last(self) -> int:
+        return min(self.number * self.size, self.total)
+
+    def window(self, around: int = 2) -> list[int | None]:
+        """The page numbers to link: first, last and those near this one; None marks a gap."""
+        near = range(max(1, self.number - around), min(self.pages, self.number + around) + 1)
+        out: list[int | None] = []
+        prev = 0
+        for n in sorted({1, self.pages, *near}):
+            if n - prev > 1:
+                out.append(None)
+            out.append(n)
+            prev = n
+        return out
+
+
+def paginate(items: Sequence, number: int, size: int) -> Page:
+    """Page `number` of `size` items (clamped to the pages there are)."""
+    pages = max(1, -(-len(items) // size))
+    number = min(max(1, number), pages)
+    return Page(list(items[(number - 1) * size:number * size]), len(items), number, size)
+
+
+def page_number(value: str | None) -> int:
+    """The ?page= of a request; anything that is not a positive number is page 1."""
+    try:
+        return max(1, int(value or 1))
+    except ValueError:
+        return 1
 
 
 @dataclass
@@ -45,6 +98,8 @@ class Panel:
     title: str
     groups: list[tuple[str, list[Link]]]
     more: list[Link] = field(default_factory=list)  # links under the panel (filtered list, matrix)
+    page: Page | None = None  # when the panel lists one page of a long list
+    key: str = ""  # its name in ?list=<key>&page=N
 
 
 @dataclass
@@ -67,8 +122,24 @@ class Entity:
         return any(t.iri.endswith("#" + local) for t in self.types)
 
 
+INCOMING_PAGE = 200  # values of one incoming property per page (the shipped graph has at most 198)
+PANEL_PAGE = 100     # actions of a panel per page
+HUB = 500            # an entity with more incoming links than this keeps them cached, grouped and sorted
+
+
+@dataclass
+class InLinks:
+    """An entity's incoming links, grouped as its page shows them."""
+    plain: dict[str, list[str]]    # property -> subjects, in label order (the document's facts)
+    curated: dict[str, list[str]]  # property -> subjects, in label order (curated links)
+    notes: list[str]               # data-quality notes that concern it
+    annotations: int               # curated annotation records that point at it
+    notes_in: Notes | None = None  # the curated annotations of the links to it
+
+
 class Describer:
-    """Builds Entity views from the repository; one instance per app."""
+    """Builds Entity views from the repository; one instance per graph
+    (app.extensions["describer"], dropped on reload)."""
 
     # Facts shown first, in this order; the rest follow alphabetically.
     ORDER = ["number", "inProgramme", "inSection", "planningUnit", "priorityAsGiven", "priority",
@@ -82,6 +153,7 @@ class Describer:
         self.repo = repo
         self.bkd = repo.base + "ontology#"
         self.curation = Curation(repo)
+        self._hubs: dict[str, InLinks] = {}  # entities linked from more than HUB subjects
 
     def link(self, iri: str) -> Link:
         return Link(iri, self.repo.label(iri), self.repo.local_path(iri) or iri)
@@ -97,11 +169,14 @@ class Describer:
     def exists(self, iri: str) -> bool:
         return bool(self.repo.store.query(f"ASK {{ {{ <{iri}> ?p ?o }} UNION {{ ?s ?p <{iri}> }} }}"))
 
-    def describe(self, iri: str) -> Entity:
+    def describe(self, iri: str, page: tuple[str, int] = ("", 1)) -> Entity:
+        """The entity's page; `page` = (list, n) shows page n of one of its long lists
+        (an incoming property's IRI, "actions" or "same-text"), the others at page 1."""
         out = self.repo.select(f"""SELECT ?p ?o ?g WHERE {{ GRAPH ?g {{ <{iri}> ?p ?o }} }}""")
         types, facts, curated, text = [], {}, {}, None
         inferred_graph = self.repo.base + "graph/inferred"
         cur = self.curation
+        notes_out = cur.about([iri])
         seen: set[tuple[str, str, str]] = set()
         for r in out:
             p = r["p"].value
@@ -117,7 +192,7 @@ class Describer:
             if (p, str(r["o"]), r["g"].value) in seen:
                 continue
             seen.add((p, str(r["o"]), r["g"].value))
-            note = cur.note(iri, p, r["o"])
+            note = notes_out.note(iri, p, r["o"])
             bucket = curated if (note is not None or r["g"].value == cur.graph) else facts
             fact = bucket.setdefault(p, Fact(self.link(p), [], inferred=r["g"].value == inferred_graph))
             value = self.value(r["o"])
@@ -125,33 +200,23 @@ class Describer:
             if bucket is curated and any(v.text == value.text for v in fact.values):
                 continue
             fact.values.append(value)
-        incoming: dict[str, Fact] = {}
-        curated_in: dict[str, Fact] = {}
-        notes, annotations_in = [], set()
-        for r in self.repo.select(f"""SELECT DISTINCT ?s ?p ?g WHERE {{ GRAPH ?g {{ ?s ?p <{iri}> }} FILTER(isIRI(?s)) }}"""):
-            p, s = r["p"].value, r["s"].value
-            if p == self.bkd + "concerns":
-                if not any(n[0].iri == s for n in notes):
-                    notes.append((self.link(s), self._text(s)))
-                continue
-            if s in cur.nodes:  # the records themselves: one summary line, not hundreds of links
-                annotations_in.add(s)
-                continue
-            note = cur.note(s, p, iri)
-            bucket = curated_in if (note is not None or r["g"].value == cur.graph) else incoming
-            fact = bucket.setdefault(p, Fact(self.link(p), []))
-            if not any(v.link and v.link.iri == s for v in fact.values):
-                fact.values.append(Value(self.repo.label(s), self.link(s), annotation=note))
-        for p in list(incoming):  # a link both curated and stated elsewhere is shown once, as curated
-            if p in curated_in:
-                done = {v.link.iri for v in curated_in[p].values}
-                incoming[p].values = [v for v in incoming[p].values if v.link.iri not in done]
-                if not incoming[p].values:
-                    del incoming[p]
+        listed, number = page
+        inl = self.incoming(iri)
+
+        def facts_of(groups: dict[str, list[str]], curated: bool) -> dict[str, Fact]:
+            out = {}
+            for p, subjects in groups.items():
+                pg = paginate(subjects, number if listed == p else 1, INCOMING_PAGE)
+                values = [Value(self.repo.label(s), self.link(s), annotation=inl.notes_in.note(s, p, iri) if curated else None)
+                          for s in pg.items]
+                out[p] = Fact(self.link(p), values, page=pg if pg.pages > 1 else None)
+            return out
+        incoming, curated_in = facts_of(inl.plain, False), facts_of(inl.curated, True)
+        notes = [(self.link(n), self._text(n)) for n in inl.notes]
         # an inferred super-property (prov:wasDerivedFrom from bkd:describedIn) only repeats a fact
         shown = {v.text for f in (*facts.values(), *curated.values()) if not f.inferred for v in f.values}
         facts = {p: f for p, f in facts.items() if not f.inferred or {v.text for v in f.values} - shown}
-        for f in (*facts.values(), *incoming.values(), *curated.values(), *curated_in.values()):
+        for f in (*facts.values(), *curated.values()):  # incoming lists come sorted
             f.values.sort(key=lambda v: natural_key(v.text))
         curated_node = bool(curated) and not any(not f.inferred for f in facts.values())
         if curated_node:  # nothing here is the document's: one table, and the page says it is curated
@@ -162,12 +227,58 @@ class Describer:
         entity.curated = sorted(curated.values(), key=self._order)
         entity.curated_incoming = sorted(curated_in.values(), key=self._order)
         entity.curated_node = curated_node
-        entity.annotations_in = len(annotations_in)
+        entity.annotations_in = inl.annotations
         if entity.has_type("Action") or entity.has_type("SharedAction"):
             path = self.repo.local_path(iri)
             entity.trace_href = "/trace" + path if path else ""
-        entity.panels = self._panels(entity)
+        entity.panels = self._panels(entity, page)
         return entity
+
+    def incoming(self, iri: str) -> InLinks:
+        """The entity's incoming links. Most entities have a few; a country, actor type or
+        priority of a large graph has hundreds of thousands: those are read, grouped and
+        sorted once per graph and kept (a first probe with LIMIT tells which is which)."""
+        if iri in self._hubs:
+            return self._hubs[iri]
+        q = f"""SELECT DISTINCT ?s ?p ?g ?record WHERE {{ GRAPH ?g {{ ?s ?p <{iri}> }} FILTER(isIRI(?s))
+                BIND(EXISTS {{ ?s a bkd:CuratedAnnotation }} AS ?record) }}"""
+
+        def rows(sparql: str) -> list[tuple[str, str, str, bool]]:
+            return [(r["s"].value, r["p"].value, r["g"].value, r["record"].value == "true")
+                    for r in self.repo.store.query(sparql)]
+        found = rows(f"{q} LIMIT {HUB + 1}")
+        if len(found) <= HUB:
+            return self._group(iri, found)
+        self._hubs[iri] = self._group(iri, rows(q))
+        return self._hubs[iri]
+
+    def _group(self, iri: str, rows: list[tuple[str, str, str, bool]]) -> InLinks:
+        """A subject is a curated link of a property when an annotation justifies it or it
+        is in the curation graph (then it is not listed again among the document's links)."""
+        cur = self.curation
+        notes_in = cur.pointing_to(iri)
+        notes: dict[str, None] = {}
+        annotations: set[str] = set()
+        kinds: dict[str, dict[str, bool]] = {}  # property -> subject -> curated?
+        for s, p, g, record in rows:
+            if p == self.bkd + "concerns":
+                notes[s] = None
+            elif record:  # the annotation records themselves: one summary line, not hundreds of links
+                annotations.add(s)
+            else:
+                seen = kinds.setdefault(p, {})
+                seen[s] = seen.get(s, False) or g == cur.graph or notes_in.note(s, p, iri) is not None
+        keys: dict[str, tuple] = {}
+
+        def by_label(subjects: list[str]) -> list[str]:
+            for s in subjects:
+                if s not in keys:
+                    keys[s] = natural_key(self.repo.label(s))
+            return sorted(subjects, key=keys.__getitem__)
+        plain = {p: by_label([s for s, c in seen.items() if not c]) for p, seen in kinds.items()}
+        curated = {p: by_label([s for s, c in seen.items() if c]) for p, seen in kinds.items()}
+        return InLinks({p: v for p, v in plain.items() if v}, {p: v for p, v in curated.items() if v},
+                       list(notes), len(annotations), notes_in)
 
     def _text(self, iri: str) -> str:
         rows = self.repo.select(f"SELECT ?t WHERE {{ <{iri}> bkd:text ?t }} LIMIT 1")
@@ -177,20 +288,23 @@ class Describer:
         local = fact.prop.iri.rsplit("#", 1)[-1]
         return (self.ORDER.index(local) if local in self.ORDER else len(self.ORDER), fact.prop.label.lower())
 
-    def _panels(self, e: Entity) -> list[Panel]:
+    def _panels(self, e: Entity, page: tuple[str, int]) -> list[Panel]:
         panels = []
+        listed, number = page
         if any(e.has_type(t) for t in ("Theme", "ConservationActionClass", "ThreatClass", "SharedAction")):
-            panel = self._concept_actions(e)
+            panel = self._concept_actions(e, number if listed == "actions" else 1)
             if panel:
                 panels.append(panel)
         if e.has_type("PlanningUnit"):
             panels.append(self._by_priority(e.iri))
         if e.has_type("Action") and e.text:
-            same = [r["m"].value for r in self.repo.select(
+            same = [r["m"].value for r in self.repo.store.query(
                 f"""SELECT ?m WHERE {{ <{e.iri}> bkd:text ?t . ?m bkd:text ?t . FILTER(?m != <{e.iri}>) }}""")]
             if same:
-                panels.append(Panel("The same text elsewhere in the programme",
-                                    [("", sorted((self.link(m) for m in same), key=lambda l: natural_key(l.label)))]))
+                links = sorted((self.link(m) for m in same), key=lambda l: natural_key(l.label))
+                pg = paginate(links, number if listed == "same-text" else 1, PANEL_PAGE)
+                panels.append(Panel("The same text elsewhere in the programme", [("", pg.items)],
+                                    page=pg if pg.pages > 1 else None, key="same-text"))
         return panels
 
     def _by_priority(self, unit: str) -> Panel:
@@ -203,8 +317,9 @@ class Describer:
         return Panel("Measures by priority",
                      [(f"Priority {k}", sorted(v, key=lambda l: natural_key(l.label))) for k, v in ordered])
 
-    def _concept_actions(self, e: Entity) -> Panel | None:
-        """Every action of a theme, class or shared action, by planning unit, linked to its trace."""
+    def _concept_actions(self, e: Entity, number: int) -> Panel | None:
+        """The actions of a theme, class or shared action (a page of them), by planning
+        unit, linked to their trace."""
         from flask import url_for
 
         from webapp.curation_views import columns_of, concept_actions
@@ -215,12 +330,14 @@ class Describer:
         if not found:
             return None
         facet, actions = found
+        pg = paginate(actions, number, PANEL_PAGE)
         groups: dict[str, list[Link]] = {}
-        for a in actions:
+        for a in pg.items:
             for _, label, _, _ in columns_of(t, a):
                 path = self.repo.local_path(a.iri)
                 groups.setdefault(label, []).append(Link(a.iri, self.repo.label(a.iri), "/trace" + path if path else a.iri))
         more = [Link("", f"List these {len(actions)} actions",
                      url_for("pages.measures", **{facet: t.value(facet, e.iri)})),
                 Link("", "Themes × planning units", url_for("trace.matrix"))]
-        return Panel(f"Actions ({len(actions)}), traced", list(groups.items()), more)
+        return Panel(f"Actions ({len(actions)}), traced", list(groups.items()), more,
+                     page=pg if pg.pages > 1 else None, key="actions")

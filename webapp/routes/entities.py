@@ -7,7 +7,7 @@ from flask import Blueprint, Response, abort, current_app, render_template, requ
 
 from kg.store import prefixes
 from webapp import conneg
-from webapp.describe import Describer
+from webapp.describe import Describer, page_number
 
 bp = Blueprint("entities", __name__)
 
@@ -34,6 +34,7 @@ def entity(path: str):
         body = conneg.serialize(triples, media, prefixes())
         return Response(body, content_type=conneg.mimetype(media),
                         headers={"Vary": "Accept", "Access-Control-Allow-Origin": "*"})
-    resp = Response(render_template("entity.html", e=d.describe(iri), path=path))
+    page = (request.args.get("list", ""), page_number(request.args.get("page")))
+    resp = Response(render_template("entity.html", e=d.describe(iri, page), path=path))
     resp.headers["Vary"] = "Accept"
     return resp

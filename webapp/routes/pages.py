@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import difflib
 from pathlib import Path
+from urllib.parse import urlencode
 
 from flask import Blueprint, Response, abort, current_app, render_template, request, send_from_directory, url_for
 
-from kg import export, query, stats
+from kg import query, stats
 from kg.config import settings
 from kg.store import prefixes
 from webapp.actions import FACETS, ActionTable
 from webapp.chart import svg
+from webapp.describe import page_number, paginate
+from webapp.repository import Repository
 from webapp.sorting import natural_key
 
 bp = Blueprint("pages", __name__)
@@ -27,6 +30,9 @@ BROWSE = [  # (class local name or IRI, heading) in the order the home page list
     ("Decision", "Decisions"), ("Footnote", "Footnotes"), ("DataQualityNote", "Data-quality notes"),
     ("QualityIssueKind", "Quality issue kinds"), (SKOS + "ConceptScheme", "Concept schemes"),
 ]
+PAGE_SIZE = 100          # rows of a long list per page
+SEARCH_PAGE_SIZE = 50    # search hits per page
+SUGGEST_ALL = 50_000     # up to this many entity pages, a 404 compares its path with all of them
 YASGUI_DIR = Path(__file__).resolve().parents[2] / "node_modules" / "@zazuko" / "yasgui" / "build"
 
 
@@ -74,6 +80,14 @@ def _count(cls: str) -> int:
     return int(rows[0]["n"].value)
 
 
+@bp.app_template_global()
+def page_url(n: int, **extra: str) -> str:
+    """This request's URL showing page n: its other parameters (the filters) stay in it."""
+    args = request.args.to_dict(flat=False)
+    args.update({"page": [str(n)], **{k: [v] for k, v in extra.items()}})
+    return request.path + "?" + urlencode(args, doseq=True)
+
+
 @bp.route("/measures")
 def measures():
     t = table()
@@ -82,57 +96,99 @@ def measures():
     kind = request.args.get("kind", "")
     given = [v for v in request.args.getlist("given") if v]
     rows = t.filter(params, q=q, kind=kind, given=given)
-    if request.args.get("format") == "csv":
-        body = export.to_csv(t.export_rows(rows))
-        return Response(body, mimetype="text/csv", headers={
+    if request.args.get("format") == "csv":  # all matching rows, streamed
+        return Response(t.csv(rows), mimetype="text/csv", headers={
             "Content-Disposition": 'attachment; filename="bukhara-deer-measures.csv"'})
     options = cached("options", lambda: {f: t.options(f) for f in FACETS})
-    givens = cached("givens", lambda: sorted({a.given or "none" for a in t.rows}, key=natural_key))
-    return render_template("measures.html", rows=rows, total=len(t.rows), options=options, selected=params,
-                           q=q, kind=kind, given=given, givens=givens, labels=repo().label,
-                           curated_facets=CURATED_FACETS, has_other=any(a.kind == "other" for a in t.rows),
-                           csv_url=url_for("pages.measures", **{**request.args.to_dict(flat=False), "format": "csv"}))
+    page = paginate(rows, page_number(request.args.get("page")), PAGE_SIZE)
+    csv_args = {k: v for k, v in request.args.to_dict(flat=False).items() if k != "page"}
+    return render_template("measures.html", rows=page.items, page=page, total=len(t.rows), options=options,
+                           selected=params, q=q, kind=kind, given=given, givens=t.givens(), labels=repo().label,
+                           curated_facets=CURATED_FACETS, has_other=t.has_other,
+                           csv_url=url_for("pages.measures", **{**csv_args, "format": "csv"}))
 
 
 @bp.route("/browse/<name>")
 def browse(name: str):
     cls = class_iri(name) if name != "ConceptScheme" else SKOS + "ConceptScheme"
     r = repo()
-    members = [x["x"].value for x in r.select(f"SELECT DISTINCT ?x WHERE {{ ?x a <{cls}> . FILTER(isIRI(?x)) }}")]
-    if not members and not r.select(f"SELECT ?p WHERE {{ <{cls}> ?p ?o }} LIMIT 1"):
+    members = cached(("browse", cls), lambda: _members(cls))
+    if members is None:
         abort(404)
-    items = sorted(((r.local_path(m) or m, r.label(m)) for m in members), key=lambda i: natural_key(i[1]))
+    page = paginate(members, page_number(request.args.get("page")), PAGE_SIZE)
+    items = [(r.local_path(m) or m, r.label(m)) for m in page.items]
     heading = dict((n.rsplit("#", 1)[-1], h) for n, h in BROWSE).get(name, r.label(cls))
-    return render_template("browse.html", heading=heading, cls=cls, cls_label=r.label(cls), items=items)
+    return render_template("browse.html", heading=heading, cls=cls, cls_label=r.label(cls), items=items, page=page)
+
+
+def _members(cls: str) -> list[str] | None:
+    """The instances of a class in label order (None: no such class), computed once per
+    graph: sorting a class of 250,000 measures is too slow for every request."""
+    r = repo()
+    members = [x["x"].value for x in r.store.query(f"SELECT DISTINCT ?x WHERE {{ ?x a <{cls}> . FILTER(isIRI(?x)) }}")]
+    if not members and not r.select(f"SELECT ?p WHERE {{ <{cls}> ?p ?o }} LIMIT 1"):
+        return None
+    return sorted(members, key=lambda m: natural_key(r.label(m)))
 
 
 @bp.route("/search")
 def search():
     q = request.args.get("q", "").strip()
-    return render_template("search.html", q=q, hits=find(q) if q else [])
-
-
-def find(q: str, limit: int = 50) -> list[tuple[str, str, str]]:
-    """Entities whose label or text contains every word of q: (href, label, snippet)."""
+    hits = paginate(find(q) if q else [], page_number(request.args.get("page")), SEARCH_PAGE_SIZE)
     r = repo()
-    words = [w.lower() for w in q.split()]
-    texts = cached("texts", lambda: {x["s"].value: x["t"].value for x in r.select(
-        "SELECT ?s ?t WHERE { ?s bkd:text ?t FILTER(isIRI(?s)) }")})
-    hits = []
-    for iri, label in r.labels.items():
-        if not iri.startswith(r.base):
-            continue
-        hay = f"{label} {texts.get(iri, '')}".lower()
-        if all(w in hay for w in words):
-            hits.append((r.local_path(iri), label, texts.get(iri, "")[:200]))
-    return sorted(hits, key=lambda h: natural_key(h[1]))[:limit]
+    texts = search_index().texts
+    shown = [(r.local_path(i), r.label(i), texts.get(i, "")[:200]) for i in hits.items]
+    return render_template("search.html", q=q, hits=shown, page=hits)
+
+
+class SearchIndex:
+    """Every entity under the base in label order, with its lower-cased label and text:
+    built once per graph, so a search is one pass of `in` over a list of strings."""
+
+    def __init__(self, r: Repository) -> None:
+        self.texts = {x["s"].value: x["t"].value for x in r.store.query(
+            "SELECT ?s ?t WHERE { ?s bkd:text ?t FILTER(isIRI(?s)) }")}
+        self.iris = sorted((i for i in r.labels if i.startswith(r.base)), key=lambda i: natural_key(r.labels[i]))
+        self.hay = [f"{r.labels[i]} {self.texts.get(i, '')}".lower() for i in self.iris]
+
+
+def search_index() -> SearchIndex:
+    return cached("search", lambda: SearchIndex(repo()))
+
+
+def find(q: str) -> list[str]:
+    """IRIs of the entities whose label or text contains every word of q, in label order."""
+    idx = search_index()
+    words = sorted({w.lower() for w in q.split()}, key=len, reverse=True)  # the longest word rules out most
+    hits = [i for i, h in enumerate(idx.hay) if words[0] in h]
+    for w in words[1:]:
+        hits = [i for i in hits if w in idx.hay[i]]
+    return [idx.iris[i] for i in hits]
 
 
 def suggestions(path: str, n: int = 5) -> list[tuple[str, str]]:
-    """Existing entity pages closest to a path that was not found."""
+    """Existing entity pages closest to a path that was not found. On a large graph only
+    the pages next to the closest existing folders are compared (difflib over a million
+    paths takes seconds)."""
     r = repo()
-    paths = {r.local_path(i): i for i in r.labels if i.startswith(r.base)}
-    return [(p, r.label(paths[p])) for p in difflib.get_close_matches(path, list(paths), n=n, cutoff=0.5)]
+    folders, total = cached("folders", _folders)
+    if total <= SUGGEST_ALL:
+        candidates = [p for paths in folders.values() for p in paths]
+    else:
+        near = difflib.get_close_matches(path.rsplit("/", 1)[0], list(folders), n=3, cutoff=0.5)
+        candidates = [p for f in near for p in folders[f]][:SUGGEST_ALL]
+    return [(p, r.label(r.base + p[1:])) for p in difflib.get_close_matches(path, candidates, n=n, cutoff=0.5)]
+
+
+def _folders() -> tuple[dict[str, list[str]], int]:
+    """Entity page paths by their folder (/measure/2.9 is in /measure), and how many."""
+    r = repo()
+    out: dict[str, list[str]] = {}
+    for i in r.labels:
+        if i.startswith(r.base):
+            path = r.local_path(i)
+            out.setdefault(path.rsplit("/", 1)[0], []).append(path)
+    return out, sum(len(paths) for paths in out.values())
 
 
 @bp.route("/ontology")

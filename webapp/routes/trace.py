@@ -2,19 +2,22 @@
 matrix and the trace of a measure, Annex 1 item or shared action."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, render_template, url_for
+from flask import Blueprint, abort, current_app, render_template, request, url_for
 
 from webapp.curation_views import Tracer, curation, matrix as make_matrix
-from webapp.routes.pages import cached, repo, table
+from webapp.describe import page_number, paginate
+from webapp.routes.pages import PAGE_SIZE, cached, repo, table
 from webapp.sorting import natural_key
 
 bp = Blueprint("trace", __name__)
+MATRIX_COLUMNS = 30  # planning-unit columns per page of the matrix
 
 
 @bp.route("/matrix")
 def matrix():
     m = cached("matrix", lambda: make_matrix(table(), url_for("pages.measures")))
-    return render_template("matrix.html", m=m)
+    page, rows = m.page(page_number(request.args.get("page")), MATRIX_COLUMNS)
+    return render_template("matrix.html", m=m, columns=page.items, rows=rows, page=page)
 
 
 def tracer() -> Tracer:
@@ -27,18 +30,19 @@ def tracer() -> Tracer:
 @bp.route("/trace")
 @bp.route("/trace/")
 def index():
-    """What can be traced: every shared action and every Annex 1 item."""
+    """What can be traced: every shared action and every Annex 1 item (a page of them)."""
     rp = repo()
-    shared = [x["s"].value for x in rp.select("SELECT DISTINCT ?s WHERE { ?s a bkd:SharedAction }")]
-    items = [a for a in table().rows if a.kind == "annex1"]
-    return render_template("trace.html", t=None,
-                           shared=sorted(((rp.local_path(s), rp.label(s)) for s in shared), key=lambda x: natural_key(x[1])),
-                           items=[(rp.local_path(a.iri), f"Annex 1 item {a.number}", a.text) for a in items])
+    shared = cached("trace_shared", lambda: sorted(((rp.local_path(s), rp.label(s)) for s in tracer().shared_actions),
+                                                    key=lambda x: natural_key(x[1])))
+    items = paginate(table().of_kind("annex1"), page_number(request.args.get("page")), PAGE_SIZE)
+    return render_template("trace.html", t=None, shared=shared, page=items,
+                           items=[(rp.local_path(a.iri), f"Annex 1 item {a.number}", a.text) for a in items.items])
 
 
 @bp.route("/trace/<path:path>")
 def trace(path: str):
-    t = tracer().trace(repo().base + path)
+    page = request.args.get("page")
+    t = tracer().trace(repo().base + path, page_number(page) if page else None)
     if t is None:
         abort(404)
     return render_template("trace.html", t=t)
