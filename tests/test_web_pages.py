@@ -230,3 +230,20 @@ def test_graph_loaded_once_not_per_request(app, client, monkeypatch):
     monkeypatch.setattr(repository, "open_store", fail)
     for path in ("/", "/measures", "/measure/1.1", "/ontology"):
         assert client.get(path).status_code == 200
+
+
+def test_caches_are_warmed_in_the_background(dist):
+    """Outside tests, create_app builds the per-graph caches in a background thread,
+    so the first visitor of a large graph does not wait for them."""
+    import time
+
+    from webapp import DERIVED, create_app
+
+    app = create_app({"KG_DIST": str(dist)})  # not TESTING: warm-up on
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not {"actions", "page_cache"} <= set(app.extensions):
+        time.sleep(0.05)
+    assert {"actions", "page_cache"} <= set(app.extensions) & set(DERIVED)
+    cold = create_app({"KG_DIST": str(dist), "TESTING": True})
+    time.sleep(0.5)
+    assert "actions" not in cold.extensions, "no warm-up in tests"

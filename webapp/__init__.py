@@ -29,6 +29,33 @@ def reload_graph(app: Flask) -> None:
     runner = app.extensions.pop("query_runner", None)
     if runner is not None:
         runner.close()
+    warm_up(app)
+
+
+# Pages whose first request builds a per-graph cache (seconds on a graph of millions
+# of triples; then milliseconds).
+WARM_PATHS = ("/", "/measures", "/matrix", "/trace/", "/browse/Measure", "/search?q=deer", "/void")
+
+
+def warm_up(app: Flask):
+    """Request the cache-building pages once in a background thread, so that people
+    do not wait for the aggregates of a new graph. The server answers meanwhile; a
+    request that needs a cache not yet built builds it itself."""
+    import threading
+
+    if not app.config.get("WARM_UP", True) or app.config.get("TESTING"):
+        return None
+
+    def run() -> None:
+        client = app.test_client()
+        for path in WARM_PATHS:
+            try:
+                client.get(path)
+            except Exception:  # noqa: BLE001 - a failing page reports itself when asked for
+                pass
+    thread = threading.Thread(target=run, name="warm-up", daemon=True)
+    thread.start()
+    return thread
 
 
 def _follow_store(app: Flask, every: float = 1.0) -> None:
@@ -75,6 +102,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         app.register_blueprint(module.bp)
     errors.register(app)
     _follow_store(app)
+    warm_up(app)
 
     @app.context_processor
     def helpers():

@@ -16,4 +16,7 @@ def load_settings() -> dict:
         "QUERY_MAX_BYTES": int(os.environ.get("KG_QUERY_MAX_BYTES", str(20 * 1024 * 1024))),
         "QUERY_WORKERS": int(os.environ.get("KG_QUERY_WORKERS", "2")),
         "JSON_SORT_KEYS": False,
+        # build the per-graph caches (action table, counts, matrix, search index...) in
+        # a background thread at start and after every reload; off in tests (TESTING)
+        "WARM_UP": os.environ.get("KG_WARM_UP", "1") not in ("0", "false", "no"),
     }
