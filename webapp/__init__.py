@@ -102,11 +102,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         app.register_blueprint(module.bp)
     errors.register(app)
     _follow_store(app)
-    warm_up(app)
 
     @app.context_processor
     def helpers():
         repo = app.extensions["kg"]
         return {"local": lambda iri: repo.local_path(iri) or iri, "label": repo.label}
 
+    warm_up(app)  # last: the app must be complete before its first (background) request
     return app
