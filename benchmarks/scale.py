@@ -162,7 +162,7 @@ def child(scale: int, kind: str, dist: Path, budget: float, partial: Path | None
     return out
 
 
-def serve_ready(dist: Path, kind: str, env: dict, timeout: float = 600) -> tuple[float | None, float | None]:
+def serve_ready(dist: Path, kind: str, env: dict, timeout: float = 180) -> tuple[float | None, float | None]:
     """Seconds from starting `kg serve` to its first 200 answer (an entity page: the
     server is up and answering), and to its first 200 on the home page (which needs
     the per-graph aggregates: built in the background from start-up). None: not
