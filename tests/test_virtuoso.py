@@ -121,6 +121,11 @@ def test_web_app_on_the_sparql_store(sparql_env):
     try:
         app = create_app({"KG_DIST": sparql_env["KG_DIST"], "TESTING": True})
         client = app.test_client()
+        for path in ("/", "/measures", "/measures?unit=upper-amu-darya&priority=1", "/matrix", "/trace/",
+                     "/trace/measure/2.1", "/ontology", "/browse/Measure", "/search?q=monitoring", "/void",
+                     "/population/upper-amu-darya", "/site/Tj1", "/hotspot/38", "/country/TKM",
+                     "/actor-type/private-business", "/priority/1", "/theme/eco-tourism", "/annex1/4.2"):
+            assert client.get(path).status_code == 200, path
         r = client.get("/measure/2.10")
         assert r.status_code == 200 and b"2.10" in r.data
         r = client.get("/measures?priority=1")
