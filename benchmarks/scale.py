@@ -91,6 +91,7 @@ def child(scale: int, kind: str, dist: Path, budget: float, partial: Path | None
     os.environ["KG_DIST"], os.environ["KG_STORE"] = str(dist), kind
     from kg import query as kgquery
     from kg.changes import parse_input
+    from kg.errors import KGError
     from kg.incremental import check_addition
     from kg.store import open_store
 
@@ -124,7 +125,10 @@ def child(scale: int, kind: str, dist: Path, budget: float, partial: Path | None
     step("queries")
     out["queries"] = {}
     for q in kgquery.named_queries():
-        out["queries"][q.name] = _stats(_sample(lambda: list(store.query(q.sparql)), budget / 4))
+        try:
+            out["queries"][q.name] = _stats(_sample(lambda: list(store.query(q.sparql)), budget / 4))
+        except KGError as e:  # an engine's own limit (reported per query, the run goes on)
+            out.setdefault("query_errors", {})[q.name] = " ".join(str(e).split())[:300]
         step("queries")
 
     step("check")
@@ -342,7 +346,9 @@ def _cells(row: dict) -> dict[str, str]:
         "pages": f"{_fmt(worst[1]['p95'])} ({worst[0]})" if worst else "—",
         "check": f"{_fmt(check['p50'])} / {_fmt(check['p95'])}" if check else "—",
         "serve": f"{_fmt(row.get('serve_s'))} / {_fmt(row.get('home_cold_s'))}",
-        "note": "; ".join(x for x in (row.get("error"), row.get("skipped")) if x),
+        "note": "; ".join(x for x in (row.get("error"), row.get("skipped"),
+                                       *(f"{q} failed: {m[:160]}" for q, m in (row.get("query_errors") or {}).items()))
+                          if x),
     }
 
 
