@@ -14,9 +14,9 @@ set (named graph changeset/synth-k with PROV-O provenance), as stewards' additio
 
 The copies conform to the shapes: numbers stay unique within their programme, codes
 that must be unique across the graph (site codes, unit numbers) are renumbered,
-labels say which copy they belong to, and each action gets a text derived from a real
-text of the same kind (chosen with a seeded random generator, so the same scale and
-seed give the same graph). Priorities, responsibilities, actor types and countries
+labels say which copy they belong to, and each action gets its original's text with a
+phrase chosen by text, copy and seed and the copy's name (so the same scale and seed
+give the same graph, and texts repeat within a copy as they do in the programme). Priorities, responsibilities, actor types and countries
 are those of the action copied, so the rules infer for a copy what they infer for
 its original: synth_parts() reuses that to produce the inferred triples of a large
 graph without running the rules on it.
@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 import os
-import random
+import zlib
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -82,7 +82,6 @@ class _Plan:
     seed: build.Parts
     copies: list
     annotations: list
-    texts: dict
     n_copies: int
 
 
@@ -91,10 +90,6 @@ def _plan(scale: int) -> _Plan:
         raise ValueError("scale must be at least 1")
     base = settings().base
     parts = _seed_parts(base)
-    B = bkd()
-    texts = {kind: sorted(str(o) for s in parts.data.subjects(RDF.type, kind)
-                          for o in parts.data.objects(s, B.text))
-             for kind in (B.Measure, B.Annex1Item)}
     copies = sorted(_replicated(parts.data, base))  # sorted: the same order in every process
     copied = set(copies)
     annotations = sorted({a for a, _, subj in parts.curation.triples((None, RDF.subject, None))
@@ -107,7 +102,7 @@ def _plan(scale: int) -> _Plan:
         + sum(1 for s in copies for _ in parts.inferred.triples((s, None, None)))
     seed_size = sum(len(g) for _, g in parts.graphs())
     n_copies = round((scale - 1) * seed_size / per_copy) if scale > 1 else 0
-    return _Plan(base, parts, copies, annotations, texts, n_copies)
+    return _Plan(base, parts, copies, annotations, n_copies)
 
 
 def quads(scale: int, seed: int = 1) -> Iterator[tuple[str, Any, Any, Any]]:
@@ -120,11 +115,10 @@ def quads(scale: int, seed: int = 1) -> Iterator[tuple[str, Any, Any, Any]]:
         for s, p, o in g:
             yield name, s, p, o
     for k in range(2, plan.n_copies + 2):
-        rng = random.Random(seed * 1_000_003 + k)
-        yield from _copy(k, rng, plan)
+        yield from _copy(k, plan, seed)
 
 
-def _copy(k: int, rng: random.Random, plan: _Plan) -> Iterator[tuple[str, Any, Any, Any]]:
+def _copy(k: int, plan: _Plan, seed: int) -> Iterator[tuple[str, Any, Any, Any]]:
     B = bkd()
     base, data, copies = plan.base, plan.seed.data, plan.copies
     mapping = {s: URIRef(_copy_iri(str(s), base, k)) for s in copies}
@@ -152,7 +146,7 @@ def _copy(k: int, rng: random.Random, plan: _Plan) -> Iterator[tuple[str, Any, A
             elif p == B.unitNumber:
                 o = Literal(int(o) + 10 * k)
             elif p == B.text and kind is not None:
-                o = Literal(rng.choice(plan.texts[kind]).rstrip(". ") + rng.choice(PHRASES) + ".")
+                o = Literal(_copy_text(str(o), k, seed))
             added += graph == cs_graph
             yield graph, mapping[s], p, m(o)
     # incoming links from shared entities are not copied: a copy's population lists its
@@ -172,6 +166,16 @@ def _copy(k: int, rng: random.Random, plan: _Plan) -> Iterator[tuple[str, Any, A
     if as_changeset:
         for t in _provenance(f"synth-{k}", k, added, base):
             yield ("graph/changesets", *t)
+
+
+def _copy_text(text: str, k: int, seed: int) -> str:
+    """The text of an action in copy k: the original's, with a phrase chosen by the
+    text, copy and seed, and the copy's name. Texts repeated within the Work Programme
+    (the eco-tourism measure of every population) stay repeated within each copy, as
+    a real programme repeats them; across copies they differ, as other programmes'
+    texts would, so no text is shared by thousands of actions."""
+    phrase = PHRASES[zlib.crc32(f"{seed}/{k}/{text}".encode()) % len(PHRASES)]
+    return f"{text.rstrip('. ')}{phrase} (synthetic programme {k})."
 
 
 def _provenance(cs_id: str, k: int, added: int, base: str) -> list[tuple]:
