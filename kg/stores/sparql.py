@@ -15,6 +15,7 @@ removes only those graphs, never anything else on a shared server.
 from __future__ import annotations
 
 import base64
+import http.client
 import json
 import urllib.error
 import urllib.parse
@@ -28,6 +29,10 @@ import pyoxigraph as ox
 from kg.config import SparqlSettings, settings
 from kg.errors import KGError
 from kg.store import Engine, Result, Store, Term, dataset_file, triples_result, with_prefixes
+
+# Virtuoso answers a query naming many graphs (one default-graph-uri per change set)
+# with one header per graph; http.client refuses more than 100 headers by default.
+http.client._MAXHEADERS = max(getattr(http.client, "_MAXHEADERS", 100), 100_000)
 
 CHUNK_TRIPLES = 50_000         # triples per Graph Store Protocol request
 UPDATE_CHUNK_BYTES = 1_000_000  # bytes of N-Triples per INSERT DATA request
