@@ -18,8 +18,8 @@ validation and the steward workflow never ask which one they have:
   graph_names(), load(dataset), replace_graphs({name: triples | None}) (one
                      transaction where the engine has them), __len__.
 
-Syntax is checked by Oxigraph's parser before any engine sees a query, so errors read
-the same (line, column, what was expected) on every backend.
+Syntax is checked by Oxigraph's parser (the other engines run it before sending a
+query), so errors read the same (line, column, what was expected) on every backend.
 
 The files in dist/ stay the record of what was built; publish() makes a store show a
 newly built dist/ (after `kg build` and after every accepted change set), choosing per
@@ -36,6 +36,7 @@ from typing import ContextManager, Iterable, Iterator
 
 import pyoxigraph as ox
 
+from kg import sparql_forms
 from kg.config import STORE_KINDS, settings
 from kg.errors import BadInput, KGError
 
@@ -50,8 +51,6 @@ PREFIXES = {
     "wd": "http://www.wikidata.org/entity/",
 }
 
-_UPDATE = re.compile(r"^\s*(?:(?:PREFIX\s+\S*\s*<[^>]*>|BASE\s*<[^>]*>)\s*)*"
-                     r"(INSERT|DELETE|LOAD|CLEAR|CREATE|DROP|COPY|MOVE|ADD|WITH)\b", re.I)
 
 Result = ox.QuerySolutions | ox.QueryBoolean | ox.QueryTriples
 Term = ox.NamedNode | ox.BlankNode | ox.Literal
@@ -79,17 +78,16 @@ class Store(ABC):
             raise BadInput("updates are not allowed: this store is read-only "
                            "(change the data files and run `kg build`, or add a change set)")
         s = settings()
-        text = s.rebase(sparql)
-        form = query_form(text, sparql)
         dg = [s.rebase(g) for g in default_graph] if default_graph is not None else None
         ng = [s.rebase(g) for g in named_graphs] if named_graphs is not None else None
-        return self._query(text, form, dg, ng)
+        try:
+            return self._query(s.rebase(sparql), dg, ng)
+        except SyntaxError as e:  # Oxigraph's parser, on every engine (query_form)
+            raise BadInput(syntax_message(sparql, str(e))) from None
 
     @abstractmethod
-    def _query(self, sparql: str, form: type, default_graph: list[str] | None,
-               named_graphs: list[str] | None) -> Result:
-        """Run a syntactically valid, rebased query of the given form (the pyoxigraph
-        result class it yields)."""
+    def _query(self, sparql: str, default_graph: list[str] | None, named_graphs: list[str] | None) -> Result:
+        """Run a rebased query; a syntax error raises SyntaxError from Oxigraph's parser."""
 
     @abstractmethod
     def quads(self, s: Term | None = None, p: Term | None = None, o: Term | None = None,
@@ -196,14 +194,12 @@ def dataset_file(dist: Path) -> Path:
 _PARSER = ox.Store()  # empty: running a query on it only parses it and tells its form
 
 
-def query_form(text: str, original: str | None = None) -> type:
+def query_form(text: str) -> type:
     """The result class of a query (QuerySolutions for SELECT, QueryBoolean for ASK,
     QueryTriples for CONSTRUCT/DESCRIBE), found by Oxigraph's parser on an empty
-    store; a syntax error becomes BadInput with line and column of `original`."""
-    try:
-        return type(_PARSER.query(text, prefixes=prefixes()))
-    except SyntaxError as e:
-        raise BadInput(syntax_message(original or text, str(e))) from None
+    store: engines other than Oxigraph check syntax with it, so errors read the same
+    everywhere. Raises SyntaxError."""
+    return type(_PARSER.query(text, prefixes=prefixes()))
 
 
 def with_prefixes(sparql: str) -> str:
@@ -224,11 +220,7 @@ def triples_result(triples: Iterable[ox.Triple]) -> ox.QueryTriples:
 
 
 def is_update(sparql: str) -> bool:
-    return bool(_UPDATE.match(_strip_comments(sparql)))
-
-
-def _strip_comments(sparql: str) -> str:
-    return "\n".join(line for line in sparql.splitlines() if not line.lstrip().startswith("#"))
+    return sparql_forms.form(sparql) == "UPDATE"
 
 
 def syntax_message(sparql: str, error: str) -> str:

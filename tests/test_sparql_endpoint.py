@@ -424,7 +424,7 @@ def test_result_too_large(dist):
 
 
 def test_query_form_detection():
-    from webapp.query_runner import query_form, uses_service
+    from kg.sparql_forms import form as query_form, uses_service
 
     assert query_form("PREFIX a: <http://x/#>\n# SELECT\nBASE <http://y/>\n  construct { } where {}") == "CONSTRUCT"
     assert query_form("# INSERT\nASK {}") == "ASK"

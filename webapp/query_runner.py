@@ -36,7 +36,6 @@ import atexit
 import multiprocessing
 import os
 import queue
-import re
 import signal
 import sys
 import threading
@@ -47,6 +46,7 @@ from pathlib import Path
 import pyoxigraph as ox
 
 from kg.errors import BadInput, KGError
+from kg.sparql_forms import form as query_form, uses_service
 
 # Public format names -> (Oxigraph format, media type sent back).
 RESULTS_FORMATS = {
@@ -112,35 +112,6 @@ class WorkerFailed(KGError):
 # ---------------------------------------------------------------------------
 # Cheap query-form detection (no parse): strip comments, strings and IRIs, skip
 # the PREFIX/BASE prologue and read the first keyword.
-
-_LEX = re.compile(r'''<[^<>"{}|^`\\\s]*>|"""(?:[^"\\]|\\.|"(?!""))*"""|\'\'\'(?:[^'\\]|\\.|'(?!''))*\'\'\''''
-                  r'''|"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'|\#[^\n]*''', re.S)
-_FIRST = re.compile(r"\s*(?:(?:PREFIX\s*[^\s:]*:\s*<>|BASE\s*<>)\s*)*([A-Za-z]+)", re.I)
-_SERVICE = re.compile(r"(?<![\w:?$])SERVICE\b(?!\s*:)", re.I)
-QUERY_FORMS = {"SELECT", "ASK", "CONSTRUCT", "DESCRIBE"}
-UPDATE_FORMS = {"INSERT", "DELETE", "LOAD", "CLEAR", "CREATE", "DROP", "COPY", "MOVE", "ADD", "WITH"}
-
-
-def _skeleton(sparql: str) -> str:
-    def repl(m: re.Match) -> str:
-        t = m.group(0)
-        return "<>" if t[0] == "<" else " " if t[0] == "#" else '""'
-    return _LEX.sub(repl, sparql)
-
-
-def query_form(sparql: str) -> str | None:
-    """SELECT, ASK, CONSTRUCT, DESCRIBE, UPDATE, or None when unrecognisable
-    (the parser will then report the syntax error)."""
-    m = _FIRST.match(_skeleton(sparql))
-    if not m:
-        return None
-    word = m.group(1).upper()
-    return word if word in QUERY_FORMS else "UPDATE" if word in UPDATE_FORMS else None
-
-
-def uses_service(sparql: str) -> bool:
-    return bool(_SERVICE.search(_skeleton(sparql)))
-
 
 # ---------------------------------------------------------------------------
 # Worker process side.

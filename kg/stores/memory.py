@@ -13,7 +13,7 @@ from typing import Iterable, Iterator
 import pyoxigraph as ox
 from rdflib import Dataset, URIRef
 
-from kg.store import Engine, Result, Store, Term, dataset_file, prefixes, triples_result
+from kg.store import Engine, Result, Store, Term, dataset_file, prefixes, query_form, triples_result
 from kg.terms import from_ox, to_ox
 
 
@@ -30,7 +30,8 @@ class MemoryStore(Store):
         ds.parse(str(dataset_nq), format="nquads")
         return cls(ds, generation=str(dataset_nq.stat().st_mtime_ns))
 
-    def _query(self, sparql: str, form: type, default_graph, named_graphs) -> Result:
+    def _query(self, sparql: str, default_graph, named_graphs) -> Result:
+        form = query_form(sparql)
         ds = self._ds if default_graph is None and named_graphs is None else \
             self._restricted(default_graph, named_graphs)
         res = ds.query(sparql, initNs=prefixes())

@@ -55,7 +55,7 @@ class OxigraphStore(Store):
     def ox(self) -> ox.Store:
         return self._store
 
-    def _query(self, sparql: str, form: type, default_graph, named_graphs) -> Result:
+    def _query(self, sparql: str, default_graph, named_graphs) -> Result:
         kwargs: dict = {"prefixes": prefixes()}
         if default_graph is None:
             kwargs["use_default_graph_as_union"] = True

@@ -21,8 +21,8 @@ from werkzeug.exceptions import BadRequest
 
 from kg.errors import BadInput
 from webapp.query_runner import (GRAPH_FORMATS, RESULTS_FORMATS, EndpointBusy, QueryRunner,
-                                 QueryTimeout, ResultTooLarge, ServiceRefused, UpdateRefused,
-                                 query_form, uses_service)
+                                 QueryTimeout, ResultTooLarge, ServiceRefused, UpdateRefused)
+from kg.sparql_forms import form as query_form, uses_service
 
 bp = Blueprint("sparql", __name__)
 
