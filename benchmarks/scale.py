@@ -71,16 +71,10 @@ def _sample(fn, budget: float, warmup: int = 1) -> list[float]:
     return out
 
 
-def _pct(values: list[float], p: float) -> float:
-    s = sorted(values)
-    k = (len(s) - 1) * p / 100
-    lo = int(k)
-    hi = min(lo + 1, len(s) - 1)
-    return s[lo] + (s[hi] - s[lo]) * (k - lo)
-
-
 def _stats(values: list[float]) -> dict:
-    return {"p50": round(_pct(values, 50), 2), "p95": round(_pct(values, 95), 2), "n": len(values)}
+    from benchmarks.web import pct
+
+    return {"p50": round(pct(values, 50), 2), "p95": round(pct(values, 95), 2), "n": len(values)}
 
 
 def child(scale: int, kind: str, dist: Path, budget: float, partial: Path | None = None,
@@ -93,7 +87,9 @@ def child(scale: int, kind: str, dist: Path, budget: float, partial: Path | None
     from kg.incremental import check_addition
     from kg.store import open_store
 
-    out: dict = {"scale": scale, "store": kind, "triples": json.loads((dist / "build.json").read_text())["triples"]["total"]}
+    from kg.build import read_manifest
+
+    out: dict = {"scale": scale, "store": kind, "triples": read_manifest(dist)["triples"]["total"]}
 
     def step(name: str) -> None:
         out["step"] = name
@@ -243,12 +239,11 @@ def hermit(dist: Path, limit: float) -> float | None:
 def ensure_graph(scale: int, seed: int = 1) -> Path:
     """.bench/xN: the synthetic graph of that scale, generated once."""
     dist = WORK / f"x{scale}"
-    try:
-        meta = json.loads((dist / "build.json").read_text())
-        if meta.get("synthetic") == {"scale": scale, "seed": seed} and (dist / "dataset.nq").exists():
-            return dist
-    except (FileNotFoundError, ValueError):
-        pass
+    from kg.build import read_manifest
+
+    meta = read_manifest(dist) or {}
+    if meta.get("synthetic") == {"scale": scale, "seed": seed} and (dist / "dataset.nq").exists():
+        return dist
     subprocess.run([str(Path(sys.executable).with_name("kg")), "synth", "--scale", str(scale),
                     "--seed", str(seed), "--out", str(dist)], check=True, cwd=ROOT,
                    env={**os.environ, "KG_STORE": "oxigraph"})

@@ -105,19 +105,32 @@ def write_dist(parts: Parts, dist: Path, dumps: bool = True) -> dict:
         rdfio.atomic_write(dist / "inferred.ttl", rdfio.serialize(bind_all(parts.inferred), "turtle"))
     nquads = rdfio.serialize(dataset(parts), "nquads")
     rdfio.atomic_write(dist / "dataset.nq", nquads)
+    triples = {"ontology": len(parts.ontology), "data": len(parts.data), "curation": len(parts.curation),
+               "changesets": sum(len(g) for g in parts.changesets.values()),
+               "inferred": len(parts.inferred), "total": len(merged)}
+    return finish_dist(dist, triples, list(parts.changesets), graph_hashes(nquads))
+
+
+MANIFEST = "build.json"
+
+
+def finish_dist(dist: Path, triples: dict, changesets: list[str], graphs: dict[str, str], **extra) -> dict:
+    """What every dist/ ends with, after its dataset.nq: the shapes, and build.json
+    (counts, change sets, per-graph fingerprints), written last."""
     shapes = rdfio.load_files([sources.shapes_file()], bind_all(Graph()))
     rdfio.atomic_write(dist / "shapes.ttl", rdfio.serialize(shapes, "turtle"))
-    manifest = {
-        "base": settings().base,
-        "built": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "triples": {"ontology": len(parts.ontology), "data": len(parts.data), "curation": len(parts.curation),
-                    "changesets": sum(len(g) for g in parts.changesets.values()),
-                    "inferred": len(parts.inferred), "total": len(merged)},
-        "changesets": list(parts.changesets),
-        "graphs": graph_hashes(nquads),
-    }
-    rdfio.atomic_write(dist / "build.json", json.dumps(manifest, indent=2).encode())
+    manifest = {"base": settings().base, "built": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                **extra, "triples": triples, "changesets": changesets, "graphs": graphs}
+    rdfio.atomic_write(dist / MANIFEST, json.dumps(manifest, indent=2).encode())
     return manifest
+
+
+def read_manifest(dist: Path) -> dict | None:
+    """The build.json of a dist/ (or of an Oxigraph generation loaded from one)."""
+    try:
+        return json.loads((dist / MANIFEST).read_text(encoding="utf-8"))
+    except (FileNotFoundError, ValueError):
+        return None
 
 
 def publish(dist: Path) -> str:

@@ -14,7 +14,6 @@ renamed into dist/. A failure before the commit leaves everything as it was.
 """
 from __future__ import annotations
 
-import json
 import os
 import re
 import secrets
@@ -248,7 +247,7 @@ def _commit(addition: Graph, removed: Graph, *, by: str, source: str, reverts: s
     text = _trig(cs_id, addition, removed, by=by, source=source, reverts=reverts)
     staging = s.dist.parent / f".{s.dist.name}.staging-{cs_id}"
     eng = engine()
-    previous = _manifest(s.dist)
+    previous = build.read_manifest(s.dist)
     prepared, committed = None, False
     try:
         # 1. the new dist/, complete, in a staging directory (the file is not in place
@@ -278,13 +277,6 @@ def _commit(addition: Graph, removed: Graph, *, by: str, source: str, reverts: s
             eng.discard(prepared)
         shutil.rmtree(staging, ignore_errors=True)
     return _read_meta(path)
-
-
-def _manifest(dist: Path) -> dict | None:
-    try:
-        return json.loads((dist / "build.json").read_text(encoding="utf-8"))
-    except (FileNotFoundError, ValueError):
-        return None
 
 
 def _trig(cs_id: str, addition: Graph, removed: Graph, *, by: str, source: str, reverts: str | None) -> str:

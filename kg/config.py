@@ -95,6 +95,6 @@ def settings() -> Settings:
     additions = Path(os.environ.get("KG_ADDITIONS", ROOT / "data" / "additions"))
     max_bytes = int(os.environ.get("KG_MAX_ADDITION_BYTES", str(5 * 1024 * 1024)))
     store = os.environ.get("KG_STORE", "oxigraph").strip().lower() or "oxigraph"
-    ox_dir = Path(os.environ["KG_OXIGRAPH_DIR"]) if os.environ.get("KG_OXIGRAPH_DIR") else dist / "oxigraph"
+    ox_dir = Path(os.environ["KG_OXIGRAPH_DIR"]) if os.environ.get("KG_OXIGRAPH_DIR") else None  # None: <dist>/oxigraph
     return Settings(base=base, root=ROOT, dist=dist, additions=additions, max_addition_bytes=max_bytes,
                     store=store, oxigraph_dir=ox_dir, sparql=_sparql_settings())

@@ -23,10 +23,8 @@ graph without running the rules on it.
 """
 from __future__ import annotations
 
-import json
 import os
 import zlib
-import time
 from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
@@ -36,7 +34,7 @@ from typing import Any, Iterator
 from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.namespace import DCTERMS, PROV, RDF, RDFS, SKOS, XSD
 
-from kg import build, rdfio, sources
+from kg import build
 from kg.terms import to_ox
 from kg.config import settings
 from kg.namespaces import bind_all, bkd
@@ -233,16 +231,8 @@ def write_dist(scale: int, seed: int, dist: Path) -> dict:
             if name.startswith("changeset/"):
                 changesets[name] = None
     os.replace(tmp, dist / "dataset.nq")
-    shapes = rdfio.load_files([sources.shapes_file()], bind_all(Graph()))
-    rdfio.atomic_write(dist / "shapes.ttl", rdfio.serialize(shapes, "turtle"))
-    manifest = {
-        "base": base, "built": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "synthetic": {"scale": scale, "seed": seed},
-        "triples": {"ontology": counts["graph/ontology"], "data": counts["graph/data"],
-                    "curation": counts["graph/curation"], "changesets": counts["changeset"],
-                    "inferred": counts["graph/inferred"], "total": sum(counts.values())},
-        "changesets": [c.removeprefix("changeset/") for c in changesets],
-        "graphs": hashes.result(),
-    }
-    rdfio.atomic_write(dist / "build.json", json.dumps(manifest, indent=2).encode())
-    return manifest
+    triples = {"ontology": counts["graph/ontology"], "data": counts["graph/data"],
+               "curation": counts["graph/curation"], "changesets": counts["changeset"],
+               "inferred": counts["graph/inferred"], "total": sum(counts.values())}
+    return build.finish_dist(dist, triples, [c.removeprefix("changeset/") for c in changesets],
+                             hashes.result(), synthetic={"scale": scale, "seed": seed})

@@ -3,6 +3,7 @@
 the on-disk Oxigraph store's generations; configuration errors."""
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -164,8 +165,9 @@ def test_generations_switch_atomically_and_old_ones_are_pruned(dist, tmp_path, m
     first = open_store(d, "oxigraph")
     eng = oxigraph.OxigraphEngine()
     gens = []
-    for _ in range(3):
-        (d / "build.json").write_text((d / "build.json").read_text() + " ")  # a new build
+    for i in range(3):
+        meta = json.loads((d / "build.json").read_text())
+        (d / "build.json").write_text(json.dumps({**meta, "built": f"build {i}"}))  # a new build
         eng.publish(d)
         gens.append(oxigraph.current(d / "oxigraph"))
     assert len(set(gens)) == 3

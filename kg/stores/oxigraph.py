@@ -15,7 +15,6 @@ and the store cannot drift apart.
 """
 from __future__ import annotations
 
-import os
 import shutil
 import time
 from pathlib import Path
@@ -23,13 +22,12 @@ from typing import Iterable, Iterator
 
 import pyoxigraph as ox
 
-from kg import rdfio
+from kg import build, rdfio
 from kg.config import settings
 from kg.errors import KGError
 from kg.store import Engine, Result, Store, Term, dataset_file, prefixes
 
 CURRENT = "CURRENT"
-MANIFEST = "build.json"
 
 
 class OxigraphStore(Store):
@@ -103,14 +101,12 @@ class OxigraphEngine(Engine):
 
     def root(self, dist: Path) -> Path:
         """KG_OXIGRAPH_DIR, or oxigraph/ inside the dist/ being opened."""
-        if os.environ.get("KG_OXIGRAPH_DIR"):
-            return settings().oxigraph_dir
-        return Path(dist) / "oxigraph"
+        return settings().oxigraph_dir or Path(dist) / "oxigraph"
 
     def open(self, dist: Path) -> OxigraphStore:
         root = self.root(dist)
         gen = current(root)
-        if gen is None or _manifest(root / gen) != _manifest(dist):
+        if gen is None or build.read_manifest(root / gen) != build.read_manifest(dist):
             gen = self._load_and_activate(dist)
         try:
             return OxigraphStore(ox.Store.read_only(str(root / gen)), generation=gen)
@@ -137,7 +133,7 @@ class OxigraphEngine(Engine):
         return current(self.root(dist)) or ""
 
     def lock(self, dist: Path):
-        return _locked(self.root(dist))
+        return rdfio.directory_lock(self.root(dist))
 
     def discard(self, prepared: object) -> None:
         if prepared:
@@ -145,9 +141,9 @@ class OxigraphEngine(Engine):
 
     def _load_and_activate(self, dist: Path) -> str:
         root = self.root(dist)
-        with _locked(root):
+        with rdfio.directory_lock(root):
             gen = current(root)
-            if gen is not None and _manifest(root / gen) == _manifest(dist):
+            if gen is not None and build.read_manifest(root / gen) == build.read_manifest(dist):
                 return gen  # another process loaded it while we waited
             gen = load_generation(root, dist)
             activate(root, gen)
@@ -175,8 +171,8 @@ def load_generation(root: Path, dist: Path) -> str:
         st.flush()
         st.optimize()
         del st
-        if (dist / MANIFEST).exists():
-            shutil.copyfile(dist / MANIFEST, path / MANIFEST)
+        if (dist / build.MANIFEST).exists():
+            shutil.copyfile(dist / build.MANIFEST, path / build.MANIFEST)
     except BaseException:
         shutil.rmtree(path, ignore_errors=True)
         raise
@@ -192,15 +188,3 @@ def activate(root: Path, gen: str) -> None:
     for d in root.glob("gen-*"):
         if d.name < oldest_kept and d.is_dir():
             shutil.rmtree(d, ignore_errors=True)
-
-
-def _manifest(directory: Path) -> bytes | None:
-    try:
-        return (directory / MANIFEST).read_bytes()
-    except FileNotFoundError:
-        return None
-
-
-def _locked(root: Path):
-    """One loader at a time per store directory, across processes."""
-    return rdfio.directory_lock(root)

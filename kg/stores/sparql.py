@@ -26,6 +26,7 @@ from typing import Iterable, Iterator
 
 import pyoxigraph as ox
 
+from kg import build
 from kg.config import SparqlSettings, settings
 from kg.errors import KGError
 from kg.store import Engine, Result, Store, Term, dataset_file, query_form, triples_result, with_prefixes
@@ -265,7 +266,7 @@ class SparqlEngine(Engine):
         per-graph hashes of build.json; everything when previous is unknown."""
         store = SparqlStore(self.config())
         path = dataset_file(dist)
-        new = _graph_hashes(dist)
+        new = (build.read_manifest(dist) or {}).get("graphs", {})
         if previous is None or "graphs" not in previous:
             store.load(path)
             return f"pushed {len(new)} graphs to {store.cfg.query_url}"
@@ -275,10 +276,3 @@ class SparqlEngine(Engine):
         graphs = read_graphs(path) if changed else {}
         store.replace_graphs({**{g: graphs.get(g, []) for g in changed}, **{g: None for g in removed}})
         return f"updated {len(changed)} and removed {len(removed)} graphs on {store.cfg.query_url}"
-
-
-def _graph_hashes(dist: Path) -> dict[str, str]:
-    try:
-        return json.loads((dist / "build.json").read_text(encoding="utf-8")).get("graphs", {})
-    except FileNotFoundError:
-        return {}
