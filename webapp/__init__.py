@@ -10,11 +10,8 @@ from typing import Any
 
 from flask import Flask
 
+from webapp.derived import DERIVED
 from webapp.settings import load_settings
-
-
-# app.extensions entries derived from the graph; dropped when the graph changes
-DERIVED = ("actions", "page_cache", "describer", "void_cache", "curation", "tracer")
 
 
 def reload_graph(app: Flask) -> None:

@@ -15,9 +15,11 @@ from urllib.parse import urlencode
 from flask import current_app
 
 from webapp.actions import Action, ActionTable
-from webapp.describe import Link, Page, paginate
+from webapp.describe import Link
+from webapp.paging import Page, paginate
 from webapp.repository import Repository
 from webapp.sorting import natural_key
+from webapp.derived import per_graph
 
 SKOS = "http://www.w3.org/2004/02/skos/core#"
 
@@ -101,10 +103,7 @@ def _key(term) -> str:
 
 
 def curation() -> Curation:
-    ext = current_app.extensions
-    if "curation" not in ext:
-        ext["curation"] = Curation(ext["kg"])
-    return ext["curation"]
+    return per_graph("curation", lambda: Curation(current_app.extensions["kg"]))
 
 
 # ---------------------------------------------------------------- matrix

@@ -8,6 +8,7 @@ from rdflib.namespace import DCAT, DCTERMS, RDF, XSD
 from kg import stats
 from webapp import conneg
 from webapp.routes.pages import cached
+from webapp.derived import per_graph
 
 bp = Blueprint("downloads", __name__)
 VOID = Namespace("http://rdfs.org/ns/void#")
@@ -47,7 +48,7 @@ def void():
     except conneg.NotAcceptable as e:
         return Response(str(e) + "\n", status=406, mimetype="text/plain")
     fmt = {"text/turtle": "turtle", "application/ld+json": "json-ld", "application/n-triples": "nt"}[media]
-    cache = current_app.extensions.setdefault("void_cache", {})
+    cache = per_graph("void_cache", dict)
     key = (request.host_url, fmt)  # the description names this server's endpoint and dump URLs
     if key not in cache:
         cache[key] = description().serialize(format=fmt, encoding="utf-8")

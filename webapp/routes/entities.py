@@ -7,16 +7,15 @@ from flask import Blueprint, Response, abort, current_app, render_template, requ
 
 from kg.store import prefixes
 from webapp import conneg
-from webapp.describe import Describer, page_number
+from webapp.describe import Describer
+from webapp.paging import page_number
+from webapp.derived import per_graph
 
 bp = Blueprint("entities", __name__)
 
 
 def describer() -> Describer:
-    ext = current_app.extensions
-    if "describer" not in ext:
-        ext["describer"] = Describer(ext["kg"])
-    return ext["describer"]
+    return per_graph("describer", lambda: Describer(current_app.extensions["kg"]))
 
 
 @bp.route("/<path:path>")

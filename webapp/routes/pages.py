@@ -13,9 +13,10 @@ from kg.config import settings
 from kg.store import prefixes
 from webapp.actions import FACETS, ActionTable
 from webapp.chart import svg
-from webapp.describe import page_number, paginate
+from webapp.paging import page_number, paginate
 from webapp.repository import Repository
 from webapp.sorting import natural_key
+from webapp.derived import per_graph
 
 bp = Blueprint("pages", __name__)
 CURATED_FACETS = ("theme", "action_class", "threat", "shared")  # curated annotations, not source text
@@ -41,15 +42,12 @@ def repo():
 
 
 def table() -> ActionTable:
-    ext = current_app.extensions
-    if "actions" not in ext:
-        ext["actions"] = ActionTable(repo())
-    return ext["actions"]
+    return per_graph("actions", lambda: ActionTable(repo()))
 
 
 def cached(key: str, make):
-    """Aggregates computed once per app: the graph does not change while it is served."""
-    ext = current_app.extensions.setdefault("page_cache", {})
+    """A page aggregate, computed once per graph."""
+    ext = per_graph("page_cache", dict)
     if key not in ext:
         ext[key] = make()
     return ext[key]

@@ -2,12 +2,13 @@
 matrix and the trace of a measure, Annex 1 item or shared action."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, render_template, request, url_for
+from flask import Blueprint, abort, render_template, request, url_for
 
 from webapp.curation_views import Tracer, curation, matrix as make_matrix
-from webapp.describe import page_number, paginate
+from webapp.paging import page_number, paginate
 from webapp.routes.pages import PAGE_SIZE, cached, repo, table
 from webapp.sorting import natural_key
+from webapp.derived import per_graph
 
 bp = Blueprint("trace", __name__)
 MATRIX_COLUMNS = 30  # planning-unit columns per page of the matrix
@@ -21,10 +22,7 @@ def matrix():
 
 
 def tracer() -> Tracer:
-    ext = current_app.extensions
-    if "tracer" not in ext:
-        ext["tracer"] = Tracer(table(), curation())
-    return ext["tracer"]
+    return per_graph("tracer", lambda: Tracer(table(), curation()))
 
 
 @bp.route("/trace")
