@@ -32,13 +32,12 @@ from pathlib import Path
 
 import pyoxigraph as ox
 
-from kg import build, validate
+from kg import build, rdfio, validate
 from kg.changes import parse_input
-from kg.config import settings
+from benchmarks.web import pct
 from kg.incremental import check_addition
 from kg.store import Store
 from kg.stores.oxigraph import OxigraphStore
-from kg.terms import to_ox
 from kg.synth import synth_parts
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,23 +49,8 @@ TARGET_MS = 100.0
 
 
 def store_of(parts: build.Parts) -> Store:
-    """The parts in named graphs, as kg.build.dataset() lays them out, without going
-    through an N-Quads file."""
-    st = ox.Store()
-    base = settings().base
-    quads = []
-    for name, g in parts.graphs():
-        gn = ox.NamedNode(base + name)
-        quads.extend(ox.Quad(to_ox(s), to_ox(p), to_ox(o), gn) for s, p, o in g)
-    st.extend(quads)
-    return OxigraphStore(st)
-
-
-def percentile(values: list[float], q: float) -> float:
-    xs = sorted(values)
-    k = (len(xs) - 1) * q
-    lo, hi = int(k), min(int(k) + 1, len(xs) - 1)
-    return xs[lo] + (xs[hi] - xs[lo]) * (k - lo)
+    """The parts in named graphs, as kg.build.dataset() lays them out, in memory."""
+    return OxigraphStore.in_memory(data=rdfio.serialize(build.dataset(parts), "nquads"))
 
 
 def time_checks(store: Store, addition) -> tuple[float, float, object]:
@@ -78,7 +62,7 @@ def time_checks(store: Store, addition) -> tuple[float, float, object]:
         t = time.perf_counter()
         result = check_addition(addition, store)
         times.append((time.perf_counter() - t) * 1000)
-    return statistics.median(times), percentile(times, 0.95), result
+    return statistics.median(times), pct(times, 95), result
 
 
 def _full(parts: build.Parts, conn) -> None:

@@ -26,9 +26,9 @@ class MemoryStore(Store):
 
     @classmethod
     def from_file(cls, dataset_nq: Path) -> "MemoryStore":
-        ds = Dataset(default_union=True)
-        ds.parse(str(dataset_nq), format="nquads")
-        return cls(ds, generation=str(dataset_nq.stat().st_mtime_ns))
+        store = cls(Dataset(default_union=True), generation=str(dataset_nq.stat().st_mtime_ns))
+        store.load(dataset_nq)
+        return store
 
     def _query(self, sparql: str, default_graph, named_graphs) -> Result:
         form = query_form(sparql)
