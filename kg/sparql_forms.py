@@ -1,36 +1,97 @@
-"""What a SPARQL text is, without parsing it: its form (SELECT, ASK, CONSTRUCT,
-DESCRIBE or an update) and whether it calls SERVICE. IRIs, strings and comments are
-blanked out first, so a keyword inside them does not count. Used to refuse updates
-with a clear message before any parser sees them, and by the endpoint to negotiate
-result formats."""
+"""What a SPARQL text is, read from its tokens (kg.sparql_lexer): its form (SELECT,
+ASK, CONSTRUCT, DESCRIBE or an update), whether it calls SERVICE, how deeply it
+nests, and whether it stays within the limits a public server sets.
+
+Used to refuse updates with a clear message before any parser sees them, to refuse
+federation on the public endpoint, to stop oversized or deeply nested queries with a
+400 before the engine sees them (Oxigraph's recursive parser crashes the process on a
+few thousand nested groups), and by the endpoint to negotiate result formats.
+"""
 from __future__ import annotations
 
-import re
+from dataclasses import dataclass
 
-_LEX = re.compile(r'''<[^<>"{}|^`\\\s]*>|"""(?:[^"\\]|\\.|"(?!""))*"""|\'\'\'(?:[^'\\]|\\.|'(?!''))*\'\'\''''
-                  r'''|"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'|\#[^\n]*''', re.S)
-_FIRST = re.compile(r"\s*(?:(?:PREFIX\s*[^\s:]*:\s*<>|BASE\s*<>)\s*)*([A-Za-z]+)", re.I)
-_SERVICE = re.compile(r"(?<![\w:?$])SERVICE\b(?!\s*:)", re.I)
+from kg.errors import BadInput
+from kg.sparql_lexer import Token, tokens
+
 QUERY_FORMS = {"SELECT", "ASK", "CONSTRUCT", "DESCRIBE"}
 UPDATE_FORMS = {"INSERT", "DELETE", "LOAD", "CLEAR", "CREATE", "DROP", "COPY", "MOVE", "ADD", "WITH"}
+_OPEN, _CLOSE = {"{", "(", "["}, {"}", ")", "]"}
 
 
-def _skeleton(sparql: str) -> str:
-    def repl(m: re.Match) -> str:
-        t = m.group(0)
-        return "<>" if t[0] == "<" else " " if t[0] == "#" else '""'
-    return _LEX.sub(repl, sparql)
+
+@dataclass(frozen=True)
+class QueryInfo:
+    form: str | None   # SELECT, ASK, CONSTRUCT, DESCRIBE, UPDATE, or None (unrecognisable)
+    service: bool      # calls SERVICE somewhere (federation)
+    depth: int         # deepest nesting of {}, () and []
+
+
+def _form(toks: list[Token]) -> str | None:
+    """The first keyword after the prologue (PREFIX p: <iri> / BASE <iri>)."""
+    i = 0
+    while i < len(toks):
+        kw = toks[i].keyword
+        if kw == "PREFIX":
+            i += 3
+        elif kw == "BASE":
+            i += 2
+        else:
+            break
+    if i >= len(toks) or toks[i].keyword is None:
+        return None
+    word = toks[i].keyword
+    return word if word in QUERY_FORMS else "UPDATE" if word in UPDATE_FORMS else None
+
+
+def _depth(toks: list[Token]) -> int:
+    depth = deepest = 0
+    for t in toks:
+        if t.kind == "OP":
+            if t.text in _OPEN:
+                depth += 1
+                deepest = max(deepest, depth)
+            elif t.text in _CLOSE:
+                depth = max(0, depth - 1)
+    return deepest
+
+
+def inspect(sparql: str) -> QueryInfo:
+    toks = list(tokens(sparql))
+    return QueryInfo(_form(toks), any(t.keyword == "SERVICE" for t in toks), _depth(toks))
 
 
 def form(sparql: str) -> str | None:
     """SELECT, ASK, CONSTRUCT, DESCRIBE, UPDATE, or None when unrecognisable
     (the parser will then report the syntax error)."""
-    m = _FIRST.match(_skeleton(sparql))
-    if not m:
-        return None
-    word = m.group(1).upper()
-    return word if word in QUERY_FORMS else "UPDATE" if word in UPDATE_FORMS else None
+    return inspect(sparql).form
 
 
 def uses_service(sparql: str) -> bool:
-    return bool(_SERVICE.search(_skeleton(sparql)))
+    return inspect(sparql).service
+
+
+class QueryTooLarge(BadInput):
+    """Longer than the query length limit: refused before any parser sees it."""
+
+
+class QueryTooDeep(BadInput):
+    """Nested deeper than the limit: refused before any parser sees it."""
+
+
+def check_bounds(sparql: str, max_length: int | None = None, max_depth: int | None = None) -> QueryInfo:
+    """The query's QueryInfo, or BadInput when it is longer or nested deeper than the
+    limits (default: the configured KG_QUERY_MAX_LENGTH / KG_QUERY_MAX_DEPTH)."""
+    from kg.config import query_limits
+
+    limits = query_limits()
+    max_length = limits.max_length if max_length is None else max_length
+    max_depth = limits.max_depth if max_depth is None else max_depth
+    if len(sparql) > max_length:
+        raise QueryTooLarge(f"query too long: {len(sparql):,} characters, over the limit of {max_length:,} "
+                            "(KG_QUERY_MAX_LENGTH)")
+    info = inspect(sparql)
+    if info.depth > max_depth:
+        raise QueryTooDeep(f"query nested too deeply: {info.depth} levels of brackets, over the limit of "
+                           f"{max_depth} (KG_QUERY_MAX_DEPTH)")
+    return info

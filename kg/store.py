@@ -32,7 +32,7 @@ import re
 from abc import ABC, abstractmethod
 from contextlib import nullcontext
 from pathlib import Path
-from typing import ContextManager, Iterable, Iterator
+from typing import ContextManager, Iterable, Iterator, Mapping, Sequence
 
 import pyoxigraph as ox
 
@@ -69,25 +69,43 @@ class Store(ABC):
 
     # -- reading -------------------------------------------------------------------
 
-    def query(self, sparql: str, *, default_graph: list[str] | None = None,
-              named_graphs: list[str] | None = None) -> Result:
-        """Run a read-only SPARQL query. A syntax error or an update is bad input.
+    def query(self, sparql: str, *, bindings: Mapping[str, Term] | None = None,
+              values: Mapping[str, Sequence[Term]] | None = None,
+              default_graph: list[str] | None = None, named_graphs: list[str] | None = None) -> Result:
+        """Run a read-only SPARQL query. A syntax error, an update, or a query longer or
+        nested deeper than the limits (kg.sparql_forms.check_bounds) is bad input.
+
+        bindings: variable name -> RDF term, pre-bound before evaluation (SEP-0007,
+        the engine's own substitution where it has one). This is the only way a value
+        from outside (a request path, a form field) enters a query: the query text
+        stays a constant, so no input can change its structure. A SELECT must project
+        the variables it binds (Oxigraph's rule for substitutions).
+        values: variable name -> terms, a VALUES block opening the WHERE group (one
+        query for a batch of entities), written by values_block.
         default_graph / named_graphs are the Protocol's dataset (IRIs, not rebased);
         without them the default graph is the union of all named graphs."""
-        if is_update(sparql):
+        info = sparql_forms.check_bounds(sparql)
+        if info.form == "UPDATE":
             raise BadInput("updates are not allowed: this store is read-only "
                            "(change the data files and run `kg build`, or add a change set)")
         s = settings()
         dg = [s.rebase(g) for g in default_graph] if default_graph is not None else None
         ng = [s.rebase(g) for g in named_graphs] if named_graphs is not None else None
+        terms = check_bindings(bindings)
+        text = s.rebase(sparql)
+        for name, column in (values or {}).items():
+            rows = [[check_bindings({name: t})[name.lstrip("?$")]] for t in column]
+            text = with_values_block(text, values_block([name.lstrip("?$")], rows))
         try:
-            return self._query(s.rebase(sparql), dg, ng)
+            return self._query(text, dg, ng, terms)
         except SyntaxError as e:  # Oxigraph's parser, on every engine (query_form)
             raise BadInput(syntax_message(sparql, str(e))) from None
 
     @abstractmethod
-    def _query(self, sparql: str, default_graph: list[str] | None, named_graphs: list[str] | None) -> Result:
-        """Run a rebased query; a syntax error raises SyntaxError from Oxigraph's parser."""
+    def _query(self, sparql: str, default_graph: list[str] | None, named_graphs: list[str] | None,
+               bindings: dict[str, Term]) -> Result:
+        """Run a rebased query with pre-bound variables; a syntax error raises
+        SyntaxError from Oxigraph's parser."""
 
     @abstractmethod
     def quads(self, s: Term | None = None, p: Term | None = None, o: Term | None = None,
@@ -219,8 +237,60 @@ def triples_result(triples: Iterable[ox.Triple]) -> ox.QueryTriples:
     return st.query("CONSTRUCT WHERE { ?s ?p ?o }")
 
 
-def is_update(sparql: str) -> bool:
-    return sparql_forms.form(sparql) == "UPDATE"
+def check_bindings(bindings: Mapping[str, Term] | None) -> dict[str, Term]:
+    """Bindings as {variable name: Oxigraph term}; anything else is a programming error
+    (a caller must build terms, e.g. ox.NamedNode(iri), which validates the IRI)."""
+    out: dict[str, Term] = {}
+    for name, term in (bindings or {}).items():
+        if not isinstance(term, (ox.NamedNode, ox.BlankNode, ox.Literal)):
+            raise TypeError(f"binding ?{name} must be an RDF term, not {type(term).__name__}")
+        out[name.lstrip("?$")] = term
+    return out
+
+
+def values_block(names: Sequence[str], rows: Iterable[Sequence[Term]]) -> str:
+    """A VALUES block of terms, each written by Oxigraph's own N-Triples serialization
+    of a validated term: the one escaping function of the project."""
+    body = " ".join(f"({' '.join(str(t) for t in row)})" for row in rows)
+    return f"VALUES ({' '.join('?' + n for n in names)}) {{ {body} }}"
+
+
+def with_bindings(sparql: str, bindings: Mapping[str, Term]) -> str:
+    """Pre-binding for engines that take no substitutions (a remote SPARQL server): a
+    one-row VALUES block opening the WHERE group."""
+    if not bindings:
+        return sparql
+    return with_values_block(sparql, values_block(list(bindings), [list(bindings.values())]))
+
+
+def with_values_block(sparql: str, block: str) -> str:
+    """The query with `block` (a VALUES block) opening its WHERE group, so that it is
+    joined with everything in the group, first (engines join in written order)."""
+    from kg.sparql_lexer import tokens, unescape
+
+    text = unescape(sparql)
+    toks = list(tokens(text))
+    depth, i = 0, 0
+    while i < len(toks):
+        t = toks[i]
+        if t.keyword == "CONSTRUCT" and i + 1 < len(toks) and toks[i + 1].text == "{":
+            level = 0
+            for j in range(i + 1, len(toks)):  # skip the template to the group after WHERE
+                level += toks[j].text == "{"
+                level -= toks[j].text == "}"
+                if level == 0:
+                    break
+            i = j + 1
+            continue
+        if t.kind == "OP":
+            if t.text in ("(", "["):
+                depth += 1
+            elif t.text in (")", "]"):
+                depth -= 1
+            elif t.text == "{" and depth == 0:
+                return f"{text[:t.pos + 1]} {block} {text[t.pos + 1:]}"
+        i += 1
+    raise BadInput("VALUES need a query with a WHERE group")
 
 
 def syntax_message(sparql: str, error: str) -> str:

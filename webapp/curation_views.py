@@ -12,16 +12,30 @@ from functools import cached_property
 from typing import Iterable
 from urllib.parse import urlencode
 
+import pyoxigraph as ox
 from flask import current_app
 
 from webapp.actions import Action, ActionTable
 from webapp.describe import Link
 from webapp.paging import Page, paginate
-from webapp.repository import Repository
+from webapp.repository import Repository, named_node
 from webapp.sorting import natural_key
 from webapp.derived import per_graph
 
 SKOS = "http://www.w3.org/2004/02/skos/core#"
+
+PAIRS = "SELECT DISTINCT ?p ?s ?o WHERE { ?s ?p ?o . FILTER(isIRI(?o)) }"
+OBJECTS = "SELECT DISTINCT ?s ?p ?o WHERE { ?s ?p ?o . FILTER(isIRI(?o)) }"
+ONE = "SELECT ?s ?p ?o WHERE { ?s ?p ?o } LIMIT 1"
+
+
+def expand(pname: str) -> ox.NamedNode:
+    """A predefined-prefix name (bkd:theme, skos:definition) as a term to bind."""
+    from kg.store import prefixes
+
+    prefix, local = pname.split(":", 1)
+    return ox.NamedNode(prefixes()[prefix] + local)
+
 
 # the curated properties a trace follows (local names in bkd:)
 CURATED_PROPS = ("theme", "actionClass", "threatClass", "sharedAction", "coveredByAnnexItem", "targetSpecies")
@@ -57,14 +71,14 @@ class Curation:
     too many to read (and hold) for the first page that shows one."""
 
     # the links' subjects (or object) first, then the records: Oxigraph joins in this order
-    QUERY = """SELECT ?a ?s ?p ?o ?j ?agent ?created ?attached WHERE {{
-              {values}
-              ?a rdf:subject ?s ; rdf:predicate ?p ; rdf:object ?o . {only}
+    # (the subjects come as a VALUES block opening the group: Store.query values=)
+    QUERY = """SELECT ?a ?s ?p ?o ?j ?agent ?created ?attached WHERE {
+              ?a rdf:subject ?s ; rdf:predicate ?p ; rdf:object ?o .
               ?a a bkd:CuratedAnnotation .
-              OPTIONAL {{ ?a bkd:justification ?j }}
-              OPTIONAL {{ ?a prov:wasAttributedTo ?agent }}
-              OPTIONAL {{ ?a dcterms:created ?created }}
-              BIND(EXISTS {{ ?s ?p ?o }} AS ?attached) }}"""
+              OPTIONAL { ?a bkd:justification ?j }
+              OPTIONAL { ?a prov:wasAttributedTo ?agent }
+              OPTIONAL { ?a dcterms:created ?created }
+              BIND(EXISTS { ?s ?p ?o } AS ?attached) }"""
     BATCH = 500  # subjects per query
 
     def __init__(self, repo: Repository) -> None:
@@ -73,21 +87,21 @@ class Curation:
 
     def about(self, subjects: Iterable[str], predicate: str = "") -> Notes:
         """The annotations of the links from these subjects (of one predicate, if given)."""
-        subjects = list(dict.fromkeys(subjects))
-        only = f"FILTER(?p = <{predicate}>)" if predicate else ""
+        terms = [t for t in map(named_node, dict.fromkeys(subjects)) if t is not None]
+        only = {"p": ox.NamedNode(predicate)} if predicate else {}
         notes = Notes()
-        for i in range(0, len(subjects), self.BATCH):
-            values = " ".join(f"<{x}>" for x in subjects[i:i + self.BATCH])
-            self._read(f"VALUES ?s {{ {values} }}", notes, only)
+        for i in range(0, len(terms), self.BATCH):
+            self._read(notes, values={"s": terms[i:i + self.BATCH]}, bindings=only)
         return notes
 
     def pointing_to(self, iri: str) -> Notes:
         """The annotations of the links to this IRI."""
-        return self._read(f"VALUES ?o {{ <{iri}> }}", Notes())
+        term = named_node(iri)
+        return self._read(Notes(), bindings={"o": term}) if term is not None else Notes()
 
-    def _read(self, values: str, notes: Notes, only: str = "") -> Notes:
+    def _read(self, notes: Notes, values: dict | None = None, bindings: dict | None = None) -> Notes:
         repo = self.repo
-        for r in repo.store.query(self.QUERY.format(values=values, only=only)):
+        for r in repo.store.query(self.QUERY, values=values, bindings=bindings):
             a = r["a"].value
             agent = r["agent"].value if r["agent"] is not None else ""
             notes.by_triple[(r["s"].value, r["p"].value, _key(r["o"]))] = Note(
@@ -355,7 +369,7 @@ class Tracer:
     def _pairs(self, prop: str) -> dict[str, list[str]]:
         """Subject -> its IRI values of a property, for the whole graph in one query."""
         out: dict[str, list[str]] = {}
-        for r in self.repo.store.query(f"SELECT DISTINCT ?s ?o WHERE {{ ?s {prop} ?o . FILTER(isIRI(?o)) }}"):
+        for r in self.repo.select(PAIRS, p=expand(prop)):
             out.setdefault(r["s"].value, []).append(r["o"].value)
         return out
 
@@ -367,14 +381,16 @@ class Tracer:
         return "/trace" + path if path else ""
 
     def _objects(self, s: str, prop: str) -> list[str]:
-        return [r["o"].value for r in self.repo.select(f"SELECT DISTINCT ?o WHERE {{ <{s}> {prop} ?o . FILTER(isIRI(?o)) }}")]
+        term = named_node(s)
+        return [r["o"].value for r in self.repo.select(OBJECTS, s=term, p=expand(prop))] if term else []
 
     def _one(self, s: str, prop: str) -> str:
-        rows = self.repo.select(f"SELECT ?o WHERE {{ <{s}> {prop} ?o }} LIMIT 1")
+        term = named_node(s)
+        rows = self.repo.select(ONE, s=term, p=expand(prop)) if term else []
         return rows[0]["o"].value if rows else ""
 
     def _types(self, iri: str) -> set[str]:
-        return set(self._objects(iri, "a"))
+        return set(self._objects(iri, "rdf:type"))
 
     def trace(self, iri: str, page: int | None = None) -> Trace | None:
         """The trace of a shared action, measure or Annex 1 item, showing page `page` of

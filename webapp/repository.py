@@ -18,6 +18,18 @@ from kg.store import Store, open_store
 LABEL_PROPS = ("http://www.w3.org/2004/02/skos/core#prefLabel",
                "http://www.w3.org/2000/01/rdf-schema#label",
                "http://purl.org/dc/terms/title")
+ALL_LABELS = ("SELECT ?s ?l ?rank WHERE { VALUES (?p ?rank) { "
+              + " ".join(f"(<{p}> {i})" for i, p in enumerate(LABEL_PROPS))
+              + ' } ?s ?p ?l . FILTER(isIRI(?s) && (LANG(?l) = "" || LANGMATCHES(LANG(?l), "en"))) }')
+
+
+def named_node(iri: str) -> ox.NamedNode | None:
+    """The IRI as a term for a query binding, or None when the text is not a valid
+    absolute IRI (a hostile or mistyped request path): such a path names nothing."""
+    try:
+        return ox.NamedNode(iri)
+    except ValueError:
+        return None
 
 
 @dataclass
@@ -52,11 +64,8 @@ class Repository:
 
     def _all_labels(self) -> dict[str, str]:
         """One label per IRI (preferring skos:prefLabel, English or untagged)."""
-        values = " ".join(f"(<{p}> {i})" for i, p in enumerate(LABEL_PROPS))
-        q = f"""SELECT ?s ?l ?rank WHERE {{ VALUES (?p ?rank) {{ {values} }} ?s ?p ?l .
-                FILTER(isIRI(?s) && (LANG(?l) = "" || LANGMATCHES(LANG(?l), "en"))) }}"""
         best: dict[str, tuple[int, str]] = {}
-        for sol in self.store.query(q):
+        for sol in self.store.query(ALL_LABELS):
             s, rank = sol["s"].value, int(sol["rank"].value)
             if s not in best or rank < best[s][0]:
                 best[s] = (rank, sol["l"].value)
@@ -72,7 +81,7 @@ class Repository:
 
     def _early_label(self, iri: str) -> dict[str, str]:
         """The label of one IRI by index lookups, while all labels are being loaded."""
-        if iri not in self._early and iri.startswith(("http://", "https://")):
+        if iri not in self._early and iri.startswith(("http://", "https://")) and named_node(iri) is not None:
             best: tuple[int, str] | None = None
             for rank, prop in enumerate(LABEL_PROPS):
                 for q in self.store.quads(ox.NamedNode(iri), ox.NamedNode(prop), None):
@@ -84,8 +93,10 @@ class Repository:
                 self._early[iri] = best[1]
         return self._early
 
-    def select(self, sparql: str) -> list[dict[str, ox.NamedNode | ox.Literal | ox.BlankNode | None]]:
-        res = self.store.query(sparql)
+    def select(self, sparql: str, **bindings: ox.NamedNode | ox.Literal) -> list[dict[str, ox.NamedNode | ox.Literal | ox.BlankNode | None]]:
+        """The solutions of a SELECT as dicts; keyword arguments pre-bind variables
+        (the only way a request's value enters a query: kg.store.Store.query)."""
+        res = self.store.query(sparql, bindings=bindings)
         names = [v.value for v in res.variables]
         return [{n: sol[n] for n in names} for sol in res]
 

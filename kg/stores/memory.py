@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 import pyoxigraph as ox
-from rdflib import Dataset, URIRef
+from rdflib import Dataset, URIRef, Variable
 
 from kg.store import Engine, Result, Store, Term, dataset_file, prefixes, query_form, triples_result
 from kg.terms import from_ox, to_ox
@@ -30,11 +30,12 @@ class MemoryStore(Store):
         store.load(dataset_nq)
         return store
 
-    def _query(self, sparql: str, default_graph, named_graphs) -> Result:
+    def _query(self, sparql: str, default_graph, named_graphs, bindings) -> Result:
         form = query_form(sparql)
         ds = self._ds if default_graph is None and named_graphs is None else \
             self._restricted(default_graph, named_graphs)
-        res = ds.query(sparql, initNs=prefixes())
+        res = ds.query(sparql, initNs=prefixes(),
+                       initBindings={Variable(n): from_ox(t) for n, t in bindings.items()})
         if form is ox.QueryTriples:
             return triples_result(ox.Triple(*(to_ox(x) for x in t)) for t in res.graph)
         return ox.parse_query_results(res.serialize(format="json"), format=ox.QueryResultsFormat.JSON)

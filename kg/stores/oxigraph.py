@@ -53,8 +53,10 @@ class OxigraphStore(Store):
     def ox(self) -> ox.Store:
         return self._store
 
-    def _query(self, sparql: str, default_graph, named_graphs) -> Result:
+    def _query(self, sparql: str, default_graph, named_graphs, bindings) -> Result:
         kwargs: dict = {"prefixes": prefixes()}
+        if bindings:
+            kwargs["substitutions"] = {ox.Variable(n): t for n, t in bindings.items()}
         if default_graph is None:
             kwargs["use_default_graph_as_union"] = True
         else:

@@ -29,7 +29,7 @@ import pyoxigraph as ox
 from kg import build
 from kg.config import SparqlSettings, settings
 from kg.errors import KGError
-from kg.store import Engine, Result, Store, Term, dataset_file, query_form, triples_result, with_prefixes
+from kg.store import Engine, Result, Store, Term, dataset_file, query_form, triples_result, with_bindings, with_prefixes
 
 # Virtuoso answers a query naming many graphs (one default-graph-uri per change set)
 # with one header per graph; http.client refuses more than 100 headers by default.
@@ -139,11 +139,11 @@ class SparqlStore(Store):
 
     # -- reading -------------------------------------------------------------------
 
-    def _query(self, sparql: str, default_graph, named_graphs) -> Result:
+    def _query(self, sparql: str, default_graph, named_graphs, bindings) -> Result:
         form = query_form(sparql)
         if default_graph is None:
             default_graph = self.graph_names()
-        return self._request(with_prefixes(sparql), form, default_graph, named_graphs)
+        return self._request(with_prefixes(with_bindings(sparql, bindings)), form, default_graph, named_graphs)
 
     def _request(self, sparql: str, form: type, default_graph: list[str] | None = None,
                  named_graphs: list[str] | None = None) -> Result:

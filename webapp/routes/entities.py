@@ -3,6 +3,7 @@ Browsers get HTML; clients asking for Turtle, JSON-LD or N-Triples (Accept or
 ?format=) get the entity's triples from the same URL (200, Vary: Accept; no 303)."""
 from __future__ import annotations
 
+import pyoxigraph as ox
 from flask import Blueprint, Response, abort, current_app, render_template, request
 
 from kg.store import prefixes
@@ -12,6 +13,7 @@ from webapp.paging import page_number
 from webapp.derived import per_graph
 
 bp = Blueprint("entities", __name__)
+CONSTRUCT = "CONSTRUCT { ?iri ?p ?o } WHERE { ?iri ?p ?o }"
 
 
 def describer() -> Describer:
@@ -29,7 +31,7 @@ def entity(path: str):
     except conneg.NotAcceptable as e:
         return Response(str(e) + "\n", status=406, mimetype="text/plain", headers={"Vary": "Accept"})
     if media != "text/html":
-        triples = [t for t in d.repo.store.query(f"CONSTRUCT {{ <{iri}> ?p ?o }} WHERE {{ <{iri}> ?p ?o }}")]
+        triples = list(d.repo.store.query(CONSTRUCT, bindings={"iri": ox.NamedNode(iri)}))
         body = conneg.serialize(triples, media, prefixes())
         return Response(body, content_type=conneg.mimetype(media),
                         headers={"Vary": "Accept", "Access-Control-Allow-Origin": "*"})

@@ -6,6 +6,7 @@ import difflib
 from pathlib import Path
 from urllib.parse import urlencode
 
+import pyoxigraph as ox
 from flask import Blueprint, Response, abort, current_app, render_template, request, send_from_directory, url_for
 
 from kg import query, stats
@@ -14,7 +15,7 @@ from kg.store import prefixes
 from webapp.actions import FACETS, ActionTable
 from webapp.chart import svg
 from webapp.paging import page_number, paginate
-from webapp.repository import Repository
+from webapp.repository import Repository, named_node
 from webapp.sorting import natural_key
 from webapp.derived import per_graph
 
@@ -73,9 +74,14 @@ def home():
     return render_template("home.html", doc=doc[0] if doc else None, counts=counts, chart=chart, browse=browse)
 
 
+COUNT = "SELECT ?cls (COUNT(DISTINCT ?x) AS ?n) WHERE { ?x a ?cls } GROUP BY ?cls"
+MEMBERS = "SELECT DISTINCT ?cls ?x WHERE { ?x a ?cls . FILTER(isIRI(?x)) }"
+DESCRIBED = "SELECT ?cls ?p WHERE { ?cls ?p ?o } LIMIT 1"
+
+
 def _count(cls: str) -> int:
-    rows = repo().select(f"SELECT (COUNT(DISTINCT ?x) AS ?n) WHERE {{ ?x a <{cls}> }}")
-    return int(rows[0]["n"].value)
+    rows = repo().select(COUNT, cls=ox.NamedNode(cls))
+    return int(rows[0]["n"].value) if rows else 0
 
 
 @bp.app_template_global()
@@ -110,6 +116,8 @@ def measures():
 def browse(name: str):
     cls = class_iri(name) if name != "ConceptScheme" else SKOS + "ConceptScheme"
     r = repo()
+    if named_node(cls) is None:
+        abort(404)
     members = cached(("browse", cls), lambda: _members(cls))
     if members is None:
         abort(404)
@@ -123,8 +131,9 @@ def _members(cls: str) -> list[str] | None:
     """The instances of a class in label order (None: no such class), computed once per
     graph: sorting a class of 250,000 measures is too slow for every request."""
     r = repo()
-    members = [x["x"].value for x in r.store.query(f"SELECT DISTINCT ?x WHERE {{ ?x a <{cls}> . FILTER(isIRI(?x)) }}")]
-    if not members and not r.select(f"SELECT ?p WHERE {{ <{cls}> ?p ?o }} LIMIT 1"):
+    term = ox.NamedNode(cls)
+    members = [x["x"].value for x in r.select(MEMBERS, cls=term)]
+    if not members and not r.select(DESCRIBED, cls=term):
         return None
     return sorted(members, key=lambda m: natural_key(r.label(m)))
 
