@@ -43,7 +43,8 @@ def named_queries() -> list[NamedQuery]:
 def resolve(arg: str) -> str:
     """A query given as NAME (of queries/), a FILE path, or SPARQL text."""
     qdir = settings().queries_dir
-    for cand in (qdir / arg, qdir / f"{arg}.rq"):
+    looks_like_name = len(arg) < 256 and not any(c.isspace() or c in "{}" for c in arg)
+    for cand in ((qdir / arg, qdir / f"{arg}.rq") if looks_like_name else ()):
         if cand.is_file():
             return cand.read_text(encoding="utf-8")
     if "\n" not in arg and len(arg) < 256 and (arg.endswith((".rq", ".sparql")) or "/" in arg and " " not in arg):

@@ -46,7 +46,8 @@ from pathlib import Path
 import pyoxigraph as ox
 
 from kg.errors import BadInput, KGError
-from kg.sparql_forms import form as query_form, uses_service
+from kg.sparql_forms import check_bounds
+from webapp.worker_sandbox import confine
 
 # Public format names -> (Oxigraph format, media type sent back).
 RESULTS_FORMATS = {
@@ -82,11 +83,15 @@ class ResultTooLarge(KGError):
 
 
 class EndpointBusy(KGError):
-    """Every worker stayed busy for the whole wait."""
+    """Every worker stayed busy for the whole wait, or the queue was full."""
 
-    def __init__(self, seconds: float) -> None:
-        super().__init__(f"endpoint busy: no query worker became free within {seconds:g} s; "
-                         "try again shortly")
+    def __init__(self, seconds: float, admitted: int = 0) -> None:
+        if admitted:
+            msg = (f"endpoint busy: {admitted} queries are already running or queued "
+                   "(KG_QUERY_WORKERS + KG_QUERY_QUEUE); try again shortly")
+        else:
+            msg = f"endpoint busy: no query worker became free within {seconds:g} s; try again shortly"
+        super().__init__(msg)
 
 
 class UpdateRefused(BadInput):
@@ -107,6 +112,17 @@ class ServiceRefused(BadInput):
 
 class WorkerFailed(KGError):
     """A worker died or could not start; the message says why."""
+
+
+class WorkerCrashed(WorkerFailed):
+    """The worker died while answering: most often the query reached the memory
+    ceiling (the allocation failed and the engine aborted)."""
+
+    def __init__(self, exitcode: int | None, memory: int) -> None:
+        limit = f" (limit {memory // 2**20:,} MB, KG_QUERY_MAX_MEMORY)" if memory else ""
+        super().__init__(f"the query worker stopped unexpectedly: the query most likely ran out of memory{limit}; "
+                         "narrow the query and try again")
+        self.exitcode = exitcode
 
 
 # ---------------------------------------------------------------------------
@@ -163,12 +179,16 @@ def _die_with_parent() -> None:
         pass
 
 
-def _worker_main(conn, dist: str, env: dict[str, str], pdeathsig: bool = False) -> None:
+def _worker_main(conn, dist: str, env: dict[str, str], pdeathsig: bool = False,
+                 memory: int = 0) -> None:
     """Open the store, then answer requests on `conn` until None or EOF. `env` holds
-    the parent's KG_* settings (the fork server may predate them)."""
+    the parent's KG_* settings (the fork server may predate them). Before anything
+    else the worker confines itself (webapp.worker_sandbox): no network, a memory
+    ceiling of `memory` bytes, a lower CPU priority than the web process."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's business
     if pdeathsig and sys.platform.startswith("linux"):
         _die_with_parent()
+    confine(memory)
     for key in [k for k in os.environ if k.startswith("KG_")]:
         del os.environ[key]
     os.environ.update(env)
@@ -190,6 +210,8 @@ def _worker_main(conn, dist: str, env: dict[str, str], pdeathsig: bool = False) 
             return
         try:
             reply = _execute(store, *req)
+        except MemoryError:
+            reply = ("memory", "")
         except BaseException as e:  # noqa: BLE001 - never let the worker die on a query
             reply = ("error", f"query failed: {type(e).__name__}: {' '.join(str(e).split())[:300]}")
         try:
@@ -242,13 +264,21 @@ class QueryRunner:
     """A pool of worker processes answering read-only SPARQL queries with limits."""
 
     def __init__(self, dist: Path, workers: int, timeout: float, max_bytes: int,
-                 base: str | None = None) -> None:
+                 base: str | None = None, memory: int = 0, queue_size: int | None = None) -> None:
         from kg.config import settings
 
         self.dist = Path(dist)
         self.size = max(1, int(workers))
         self.timeout = float(timeout)
         self.max_bytes = int(max_bytes)
+        self.memory = int(memory)
+        # admission control: at most size + queue_size queries in the pool at once
+        # (running or waiting for a worker); one more is refused at once (EndpointBusy)
+        # rather than holding a server thread that pages need
+        self.queue_size = self.size * 2 if queue_size is None else max(0, int(queue_size))
+        self._admitted = threading.BoundedSemaphore(self.size + self.queue_size)
+        self._next_respawn = 0.0
+        self._respawning = 0  # replacements being started in the background
         self.base = base or settings().base
         self.env = {**{k: v for k, v in os.environ.items() if k.startswith("KG_")}, "KG_BASE": self.base}
         self._ctx = _context()
@@ -273,7 +303,7 @@ class QueryRunner:
         # Only a fork-server child may use the parent-death signal: it fires when the
         # forking *thread* ends, which under "spawn" is a short-lived request thread.
         pdeathsig = self._ctx.get_start_method() == "forkserver"
-        proc = self._ctx.Process(target=_worker_main, args=(child, str(self.dist), self.env, pdeathsig),
+        proc = self._ctx.Process(target=_worker_main, args=(child, str(self.dist), self.env, pdeathsig, self.memory),
                                  name="kg-sparql-worker", daemon=True)
         proc.start()
         child.close()
@@ -310,22 +340,30 @@ class QueryRunner:
         w.conn.close()
 
     def _replace(self, w: _Worker) -> None:
-        """Kill `w` now; reap it and start its successor in the background."""
+        """Kill `w` now; reap it and start its successor in the background. Until the
+        successor is ready it counts as one of the pool (_respawning), so _top_up does
+        not start a second one; if it cannot start, _top_up tries again later."""
+        with self._lock:
+            self._respawning += 1
         self._discard(w)
 
         def work() -> None:
-            w.proc.join(5)
-            if self._closed:
-                return
             try:
-                new = self._start()
-                self._await_ready(new)
-            except Exception:  # noqa: BLE001 - the pool just runs one short
-                return
-            if self._closed:
-                self._discard(new)
-            else:
-                self._idle.put(new)
+                w.proc.join(5)
+                if self._closed:
+                    return
+                try:
+                    new = self._start()
+                    self._await_ready(new)
+                except Exception:  # noqa: BLE001 - the pool runs one short until _top_up
+                    return
+                if self._closed:
+                    self._discard(new)
+                else:
+                    self._idle.put(new)
+            finally:
+                with self._lock:
+                    self._respawning -= 1
 
         threading.Thread(target=work, name="kg-sparql-respawn", daemon=True).start()
 
@@ -362,13 +400,18 @@ class QueryRunner:
             named_graphs: list[str] | None = None) -> tuple[str, bytes]:
         """Answer a query: (media type, body). `result_format` is a key of
         RESULTS_FORMATS or GRAPH_FORMATS; when it does not fit the query form the
-        default of that form is used (JSON results, Turtle graphs)."""
+        default of that form is used (JSON results, Turtle graphs).
+
+        Refused before a worker sees it: an update, SERVICE (read from the query's
+        tokens; the workers have no network either), a query over the length or
+        nesting limits, a dataset IRI that is not an IRI, and a query arriving when
+        size + queue_size are already in the pool (EndpointBusy)."""
         if self._closed:
             raise WorkerFailed("the query pool is closed")
-        form = query_form(sparql)
-        if form == "UPDATE":
+        info = check_bounds(sparql)
+        if info.form == "UPDATE":
             raise UpdateRefused()
-        if uses_service(sparql):
+        if info.service:
             raise ServiceRefused()
         for name, iris in (("default-graph-uri", default_graph), ("named-graph-uri", named_graphs)):
             for iri in iris or ():
@@ -376,10 +419,15 @@ class QueryRunner:
                     ox.NamedNode(iri)
                 except ValueError:
                     raise BadInput(f"{name} is not an absolute IRI: {iri!r}") from None
+        if not self._admitted.acquire(blocking=False):
+            raise EndpointBusy(0, self.size + self.queue_size)
         try:
-            w = self._idle.get(timeout=self.timeout)
-        except queue.Empty:
-            raise EndpointBusy(self.timeout) from None
+            return self._run(sparql, result_format, default_graph, named_graphs)
+        finally:
+            self._admitted.release()
+
+    def _run(self, sparql, result_format, default_graph, named_graphs) -> tuple[str, bytes]:
+        w = self._take_worker()
         try:
             w.conn.send((sparql, result_format, default_graph, named_graphs, self.max_bytes))
             if not w.conn.poll(self.timeout):
@@ -389,8 +437,10 @@ class QueryRunner:
         except QueryTimeout:
             raise
         except (EOFError, OSError):
+            w.proc.join(1)
+            code = w.proc.exitcode
             self._replace(w)
-            raise WorkerFailed("the query worker stopped unexpectedly; try again") from None
+            raise WorkerCrashed(code, self.memory) from None
         except BaseException:
             self._replace(w)  # interrupted mid-query: the worker's state is unknown
             raise
@@ -402,4 +452,41 @@ class QueryRunner:
             raise BadInput(reply[1])
         if kind == "big":
             raise ResultTooLarge(reply[1])
+        if kind == "memory":
+            raise WorkerCrashed(None, self.memory)
         raise WorkerFailed(reply[1])
+
+    def _take_worker(self) -> _Worker:
+        """An idle worker, waiting at most the query timeout; the pool is topped up
+        while waiting, so a failed replacement does not leave it short for good."""
+        import time
+
+        deadline = time.monotonic() + self.timeout
+        while True:
+            self._top_up()
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise EndpointBusy(self.timeout)
+            try:
+                return self._idle.get(timeout=min(left, 0.5))
+            except queue.Empty:
+                continue
+
+    def _top_up(self) -> None:
+        """Start missing workers (their replacements failed, e.g. while dist/ was being
+        rebuilt), at most once a second: the pool heals itself once the graph is back."""
+        import time
+
+        with self._lock:
+            missing = self.size - len(self._all) - self._respawning
+            now = time.monotonic()
+            if missing <= 0 or now < self._next_respawn:
+                return
+            self._next_respawn = now + 1.0
+        for _ in range(missing):
+            w = self._start()
+            try:
+                self._await_ready(w)
+            except WorkerFailed:
+                return
+            self._idle.put(w)

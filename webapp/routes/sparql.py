@@ -17,12 +17,12 @@ from pathlib import Path
 
 import pyoxigraph as ox
 from flask import Blueprint, Flask, Response, current_app, request
-from werkzeug.exceptions import BadRequest
+from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 
 from kg.errors import BadInput
 from webapp.query_runner import (GRAPH_FORMATS, RESULTS_FORMATS, EndpointBusy, QueryRunner,
-                                 QueryTimeout, ResultTooLarge, ServiceRefused, UpdateRefused)
-from kg.sparql_forms import form as query_form, uses_service
+                                 QueryTimeout, ResultTooLarge, ServiceRefused, UpdateRefused, WorkerFailed)
+from kg.sparql_forms import check_bounds
 
 bp = Blueprint("sparql", __name__)
 
@@ -78,9 +78,12 @@ def sparql():
         resp = _handle()
     except _HTTPError as e:
         resp = _text(e.message, e.status, e.headers)
-    except Exception as e:  # noqa: BLE001 - never a traceback on the wire
+    except RequestEntityTooLarge:
+        limit = int(current_app.config.get("QUERY_MAX_BODY", 1024 * 1024))
+        resp = _text(f"request too large: over the limit of {limit:,} bytes (KG_QUERY_MAX_BODY)", 413)
+    except Exception:  # noqa: BLE001 - never a traceback (nor a path or class name) on the wire
         current_app.logger.exception("SPARQL endpoint failure")
-        resp = _text(f"internal error: {type(e).__name__}: {' '.join(str(e).split())[:200]}", 500)
+        resp = _text("internal error: the query could not be answered; the error has been logged", 500)
     return resp
 
 
@@ -114,12 +117,15 @@ def _handle() -> Response:
         return _no_query(method)
     if not query.strip():
         raise _HTTPError(400, "missing query: the query is empty")
-    form = query_form(query)
-    if form == "UPDATE":
+    try:
+        info = check_bounds(query)
+    except BadInput as e:
+        raise _HTTPError(400, str(e)) from None
+    if info.form == "UPDATE":
         raise _HTTPError(403, UpdateRefused().args[0])
-    if uses_service(query):
+    if info.service:
         raise _HTTPError(400, ServiceRefused().args[0])
-    fmt = _negotiate(form, params.get("format"))
+    fmt = _negotiate(info.form, params.get("format"))
     runner = _runner()
     try:
         media, body = runner.run(query, fmt, params.getlist("default-graph-uri") or None,
@@ -130,7 +136,7 @@ def _handle() -> Response:
         raise _HTTPError(400, str(e)) from None
     except QueryTimeout as e:
         raise _HTTPError(503, str(e), {"Retry-After": str(max(1, math.ceil(e.seconds)))}) from None
-    except EndpointBusy as e:
+    except (EndpointBusy, WorkerFailed) as e:
         raise _HTTPError(503, str(e), {"Retry-After": "1"}) from None
     except ResultTooLarge as e:
         raise _HTTPError(400, str(e)) from None
@@ -141,6 +147,13 @@ def _read_request():
     """The query text (None when absent) and the parameters (format, graph IRIs).
     Raises for updates, unsupported bodies and undecodable input."""
     args = request.args
+    if request.method == "POST":
+        limit = int(current_app.config.get("QUERY_MAX_BODY", 1024 * 1024))
+        if (request.content_length or 0) > limit:
+            raise _HTTPError(413, f"request too large: {request.content_length:,} bytes, over the limit of "
+                                  f"{limit:,} (KG_QUERY_MAX_BODY)")
+        request.max_content_length = limit  # a body without Content-Length stops there too
+        request.max_form_memory_size = limit
     if request.method in ("GET", "HEAD"):
         if "update" in args:
             raise _HTTPError(403, UpdateRefused().args[0])
@@ -277,7 +290,8 @@ def make_runner(app: Flask) -> QueryRunner:
     cfg = app.config
     return QueryRunner(Path(repo.dist), workers=int(cfg.get("QUERY_WORKERS", 2)),
                        timeout=float(cfg.get("QUERY_TIMEOUT", 10)),
-                       max_bytes=int(cfg.get("QUERY_MAX_BYTES", 20 * 1024 * 1024)), base=repo.base)
+                       max_bytes=int(cfg.get("QUERY_MAX_BYTES", 20 * 1024 * 1024)), base=repo.base,
+                       memory=int(cfg.get("QUERY_MAX_MEMORY", 0)), queue_size=cfg.get("QUERY_QUEUE"))
 
 
 def _text(message: str, status: int, headers: dict | None = None) -> Response:
