@@ -176,13 +176,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     if not (settings().dist / "dataset.nq").exists():
         raise KGError(f"no built graph in {settings().dist}: run `kg build` first")
-    import waitress
+    from webapp import create_app, server
 
-    from webapp import create_app
+    def announce(summary: str) -> None:  # called once the server settings are known to be valid
+        _out(f"Serving the Bukhara Deer Knowledge Graph on http://{args.host}:{args.port}/ (Ctrl-C to stop)\n"
+             f"waitress: {summary}")
 
     app = create_app()
-    _out(f"Serving the Bukhara Deer Knowledge Graph on http://{args.host}:{args.port}/ (Ctrl-C to stop)")
-    waitress.serve(app, host=args.host, port=args.port, threads=args.threads, ident="bukhara-deer-kg")
+    # waitress settings (threads, connection limit, timeouts, size limits): webapp/server.py
+    server.serve(app, host=args.host, port=args.port, threads=args.threads, announce=announce,
+                 connection_limit=args.connection_limit, channel_timeout=args.channel_timeout)
     return 0
 
 
@@ -321,7 +324,13 @@ def parser() -> argparse.ArgumentParser:
     w = sub.add_parser("serve", help="serve the web browser and the SPARQL endpoint")
     w.add_argument("--host", default="127.0.0.1")
     w.add_argument("--port", type=int, default=5000)
-    w.add_argument("--threads", type=int, default=8, help="request threads (default 8)")
+    w.add_argument("--threads", type=int, metavar="N",
+                   help="request threads (default $KG_SERVE_THREADS or 16)")
+    w.add_argument("--connection-limit", type=int, metavar="N",
+                   help="open connections accepted at once (default $KG_SERVE_CONNECTION_LIMIT or 1000)")
+    w.add_argument("--channel-timeout", type=int, metavar="SECONDS",
+                   help="close a connection silent this long (default $KG_SERVE_CHANNEL_TIMEOUT or 30); "
+                        "other settings: docs/deployment.md")
     w.set_defaults(func=cmd_serve)
 
     pu = sub.add_parser("push", help="load the built graph into the SPARQL server (KG_SPARQL_*)")

@@ -87,7 +87,7 @@ def _follow_store(app: Flask, every: float = 1.0) -> None:
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the app. `config` overrides settings (tests use it for limits and paths)."""
-    from webapp import errors
+    from webapp import errors, security_headers
     from webapp.repository import Repository
     from webapp.routes import downloads, entities, pages, sparql, steward, trace
 
@@ -98,6 +98,14 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     for module in (pages, downloads, sparql, steward, trace, entities):  # entities last: it catches IRI paths
         app.register_blueprint(module.bp)
     errors.register(app)
+    security_headers.register(app)
+    hops = security_headers.proxy_hops(app.config.get("KG_PROXY_FIX"))
+    if hops:
+        # Behind a reverse proxy that sets X-Forwarded-For and X-Forwarded-Proto (see
+        # docs/deployment.md); without KG_PROXY_FIX no forwarding header is trusted.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
     _follow_store(app)
 
     @app.context_processor
