@@ -195,3 +195,18 @@ def test_cli_refuses_deep_nesting_without_crashing(kg):
     assert code == 2, (code, err[-300:])
     assert "nested too deeply" in err
     assert "Traceback" not in err
+
+
+def test_host_header_cannot_inject_into_the_service_description(guarded):
+    import pyoxigraph as ox
+
+    client = guarded.test_client()
+    for host in ('evil> a <http://x/> . <http://x/', 'a"b', "x\\y", "h{o}st"):
+        r = client.get("/sparql", headers={"Accept": "text/turtle", "Host": host})
+        assert r.status_code in (200, 400)
+        if r.status_code == 200:
+            triples = list(ox.parse(r.data, format=ox.RdfFormat.TURTLE))
+            services = [t for t in triples if t.object == ox.NamedNode(
+                "http://www.w3.org/ns/sparql-service-description#Service")]
+            assert len(services) == 1
+            assert not any("http://x/" in str(t) for t in triples)

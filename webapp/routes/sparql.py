@@ -320,7 +320,10 @@ def _html_page() -> Response:
 def _service_description(fmt: str) -> Response:
     """SPARQL 1.1 Service Description of this endpoint and its dataset."""
     repo = current_app.extensions["kg"]
-    endpoint = request.base_url
+    try:  # the Host header is the client's text: only a valid IRI is used, as the base
+        endpoint = ox.NamedNode(request.base_url).value
+    except ValueError:
+        endpoint = repo.base + "sparql"
     graphs = [(sol["g"].value, int(sol["n"].value)) for sol in repo.store.query(
         "SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g ORDER BY ?g")]
     total = len(repo.store)
@@ -334,8 +337,8 @@ def _service_description(fmt: str) -> Response:
 @prefix dcterms: <http://purl.org/dc/terms/> .
 @prefix formats: <http://www.w3.org/ns/formats/> .
 
-<{endpoint}> a sd:Service ;
-    sd:endpoint <{endpoint}> ;
+<> a sd:Service ;
+    sd:endpoint <> ;
     dcterms:title "Bukhara Deer Knowledge Graph SPARQL endpoint (read-only)"@en ;
     sd:supportedLanguage sd:SPARQL11Query ;
     sd:feature sd:UnionDefaultGraph ;
@@ -349,8 +352,9 @@ def _service_description(fmt: str) -> Response:
 {named}
     ] .
 """
-    if fmt == "turtle":
-        return Response(ttl, 200, content_type=GRAPH_FORMATS["turtle"][1])
     name, media = GRAPH_FORMATS[fmt]
-    triples = ox.parse(ttl.encode(), format=ox.RdfFormat.TURTLE)
-    return Response(ox.serialize(triples, format=getattr(ox.RdfFormat, name)), 200, content_type=media)
+    triples = list(ox.parse(ttl.encode(), format=ox.RdfFormat.TURTLE, base_iri=endpoint))
+    pfx = {"sd": "http://www.w3.org/ns/sparql-service-description#", "void": "http://rdfs.org/ns/void#",
+           "dcterms": "http://purl.org/dc/terms/", "formats": "http://www.w3.org/ns/formats/"}
+    return Response(ox.serialize(triples, format=getattr(ox.RdfFormat, name),
+                                 prefixes=pfx if name == "TURTLE" else None), 200, content_type=media)
