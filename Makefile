@@ -1,6 +1,7 @@
 # Two commands set everything up on a fresh machine:
 #   make run   create .venv, install, build + validate the graph, serve it on http://127.0.0.1:5000
-#   make test  create .venv, install, run the whole test suite
+#   make test  install the system packages the tests need (apt-get, when run as root),
+#              create .venv, install, run the whole test suite
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -11,7 +12,12 @@ PORT   ?= 5000
 # the persistent, embedded Oxigraph store (kg.store); memory and sparql are the others
 export KG_STORE ?= oxigraph
 
-.PHONY: run test build validate serve bench clean
+.PHONY: run test build validate serve bench clean system-deps
+
+# command:Debian package the tests need: java (HermiT, owlready2's reasoner), chromium
+# (real-browser tests), npm (YASGUI), curl (the documented endpoint examples),
+# virtuoso-t (the SPARQL server of the remote-store tests; -7-bin has no system service)
+SYSTEM_PACKAGES := java:default-jre-headless chromium:chromium npm:npm curl:curl virtuoso-t:virtuoso-opensource-7-bin
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,7 +43,17 @@ serve: $(STAMP) $(NODE_STAMP)
 run: validate $(NODE_STAMP)
 	$(BIN)/kg serve --host $(HOST) --port $(PORT)
 
-test: $(STAMP) $(NODE_STAMP)
+system-deps:
+	@need=""; for pair in $(SYSTEM_PACKAGES); do \
+	  command -v $${pair%%:*} >/dev/null 2>&1 || need="$$need $${pair#*:}"; done; \
+	if [ -n "$$need" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing system packages:$$need"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$need; \
+	  else echo "missing system packages:$$need (install them with apt-get as root, then rerun)" >&2; exit 1; fi; \
+	fi
+
+test: system-deps $(STAMP) $(NODE_STAMP)
 	$(BIN)/python -m pytest -q
 
 # The engines at 1x-1000x (kg bench: docs/benchmarks.md; about an hour on 2 cores),
