@@ -36,6 +36,7 @@ import atexit
 import multiprocessing
 import os
 import queue
+import re
 import signal
 import sys
 import threading
@@ -132,6 +133,15 @@ class WorkerCrashed(WorkerFailed):
 # ---------------------------------------------------------------------------
 # Worker process side.
 
+_PATH = re.compile(r"(?<![\w:/.])/(?:[\w.@+-]+/)*[\w.@+-]+")
+
+
+def scrub(message: str) -> str:
+    """An engine's error message fit for the wire: one line, at most 300 characters,
+    file-system paths replaced (IRIs, written scheme://..., are kept)."""
+    return _PATH.sub("<path>", " ".join(message.split()))[:300] or "the engine gave no reason"
+
+
 class _TooLarge(Exception):
     pass
 
@@ -213,7 +223,7 @@ def _worker_main(conn, dist: str, env: dict[str, str], pdeathsig: bool = False,
         except MemoryError:
             reply = ("memory", "")
         except BaseException as e:  # noqa: BLE001 - never let the worker die on a query
-            reply = ("error", f"query failed: {type(e).__name__}: {' '.join(str(e).split())[:300]}")
+            reply = ("error", f"query failed: {scrub(str(e))}")
         try:
             conn.send(reply)
         except (EOFError, OSError):

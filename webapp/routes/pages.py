@@ -118,9 +118,13 @@ def browse(name: str):
     r = repo()
     if named_node(cls) is None:
         abort(404)
-    members = cached(("browse", cls), lambda: _members(cls))
-    if members is None:
-        abort(404)
+    known = per_graph("page_cache", dict)
+    members = known.get(("browse", cls))
+    if members is None:  # only classes that exist are kept: made-up names cannot fill the cache
+        members = _members(cls)
+        if members is None:
+            abort(404)
+        known[("browse", cls)] = members
     page = paginate(members, page_number(request.args.get("page")), PAGE_SIZE)
     items = [(r.local_path(m) or m, r.label(m)) for m in page.items]
     heading = dict((n.rsplit("#", 1)[-1], h) for n, h in BROWSE).get(name, r.label(cls))

@@ -21,7 +21,7 @@ from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 
 from kg.errors import BadInput
 from webapp.query_runner import (GRAPH_FORMATS, RESULTS_FORMATS, EndpointBusy, QueryRunner,
-                                 QueryTimeout, ResultTooLarge, ServiceRefused, UpdateRefused, WorkerFailed)
+                                 QueryTimeout, ResultTooLarge, ServiceRefused, UpdateRefused, WorkerCrashed, WorkerFailed)
 from kg.sparql_forms import check_bounds
 
 bp = Blueprint("sparql", __name__)
@@ -136,8 +136,12 @@ def _handle() -> Response:
         raise _HTTPError(400, str(e)) from None
     except QueryTimeout as e:
         raise _HTTPError(503, str(e), {"Retry-After": str(max(1, math.ceil(e.seconds)))}) from None
-    except (EndpointBusy, WorkerFailed) as e:
+    except (EndpointBusy, WorkerCrashed) as e:
         raise _HTTPError(503, str(e), {"Retry-After": "1"}) from None
+    except WorkerFailed as e:  # e.g. the graph is being rebuilt: details in the log only
+        current_app.logger.error("SPARQL worker failure: %s", e)
+        raise _HTTPError(503, "the query could not be run right now (the graph may be being rebuilt); "
+                              "try again shortly", {"Retry-After": "5"}) from None
     except ResultTooLarge as e:
         raise _HTTPError(400, str(e)) from None
     return Response(body, 200, content_type=media)
