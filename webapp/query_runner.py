@@ -198,7 +198,7 @@ def _worker_main(conn, dist: str, env: dict[str, str], pdeathsig: bool = False,
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's business
     if pdeathsig and sys.platform.startswith("linux"):
         _die_with_parent()
-    confine(memory)
+    confined = confine(memory)
     for key in [k for k in os.environ if k.startswith("KG_")]:
         del os.environ[key]
     os.environ.update(env)
@@ -210,7 +210,7 @@ def _worker_main(conn, dist: str, env: dict[str, str], pdeathsig: bool = False,
     except BaseException as e:  # noqa: BLE001 - reported to the parent
         conn.send(("fail", f"query worker could not load the graph: {e}"))
         return
-    conn.send(("ready", len(store)))
+    conn.send(("ready", len(store), confined))
     while True:
         try:
             req = conn.recv()
@@ -289,6 +289,8 @@ class QueryRunner:
         self._admitted = threading.BoundedSemaphore(self.size + self.queue_size)
         self._next_respawn = 0.0
         self._respawning = 0  # replacements being started in the background
+        self.confinement: dict[str, bool] = {}  # what webapp.worker_sandbox achieved in the workers
+        self._warned = False
         self.base = base or settings().base
         self.env = {**{k: v for k, v in os.environ.items() if k.startswith("KG_")}, "KG_BASE": self.base}
         self._ctx = _context()
@@ -337,6 +339,14 @@ class QueryRunner:
         if msg[0] != "ready":
             self._discard(w)
             raise WorkerFailed(msg[1])
+        self.confinement = msg[2]
+        if not self.confinement.get("network_isolated") and not self._warned:
+            self._warned = True
+            import logging
+
+            logging.getLogger(__name__).warning(
+                "SPARQL workers could not leave the network (no network namespaces here): SERVICE is "
+                "refused from the query's tokens only")
 
     def _discard(self, w: _Worker) -> None:
         """Kill a worker (if still running) and forget it."""

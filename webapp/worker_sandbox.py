@@ -12,8 +12,9 @@ worker to itself before it opens the store.
 - A lower CPU priority (nice 10): the web process, serving pages, goes first when
   both compete for the cores.
 
-Each step is best effort where the operating system refuses it; `status()` tells
-which took effect (shown by `kg serve` at start and tested).
+Each step is best effort where the operating system refuses it; confine() returns
+which took effect, the worker reports it when ready (QueryRunner.confinement) and the
+runner logs a warning when the network could not be left.
 """
 from __future__ import annotations
 
@@ -24,9 +25,6 @@ import resource
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWNET = 0x40000000
 NICE = 10
-
-_status: dict[str, bool] = {}
-
 
 def _unshare(flags: int) -> bool:
     try:
@@ -77,11 +75,6 @@ def lower_priority() -> bool:
 
 
 def confine(memory: int) -> dict[str, bool]:
-    _status.update(network_isolated=isolate_network(), memory_limited=limit_memory(memory),
-                   lower_priority=lower_priority())
-    return dict(_status)
-
-
-def status() -> dict[str, bool]:
-    """What confine() achieved in this process."""
-    return dict(_status)
+    """Apply the three confinements to this process; which took effect."""
+    return {"network_isolated": isolate_network(), "memory_limited": limit_memory(memory),
+            "lower_priority": lower_priority()}

@@ -106,3 +106,13 @@ def test_valid_but_unknown_iris_are_404_and_known_ones_found(client):
     assert client.get("/trace/measure/2.1%3E").status_code == 404
     assert client.get("/browse/Measure").status_code == 200
     assert client.get("/browse/Measure%3E%20%7B").status_code == 404
+
+
+def test_made_up_class_names_are_not_cached(app, client):
+    from webapp.derived import per_graph
+
+    for i in range(30):
+        assert client.get(f"/browse/NoSuchClass{i}").status_code == 404
+    with app.test_request_context():
+        cache = per_graph("page_cache", dict)
+        assert not any("NoSuchClass" in str(k) for k in cache)
