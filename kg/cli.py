@@ -257,6 +257,10 @@ def cmd_steward(args: argparse.Namespace) -> int:
         stewards.remove(args.name)
         _out(f"removed steward {args.name} from {path}")
         return 0
+    if args.action == "logout":
+        stewards.end_sessions(args.name)
+        _out(f"ended every web session of steward {args.name} (password unchanged)")
+        return 0
     stewards.check_name(args.name)
     password = os.environ.get("KG_STEWARD_PASSWORD")
     if password is None:
@@ -357,8 +361,9 @@ def parser() -> argparse.ArgumentParser:
     be.set_defaults(func=cmd_bench)
 
     st = sub.add_parser("steward", help="manage the steward accounts of the web page /steward ($KG_STEWARDS)")
-    st.add_argument("action", choices=["add", "remove", "list"],
-                    help="add (or change the password of) NAME; remove NAME; list the names")
+    st.add_argument("action", choices=["add", "remove", "logout", "list"],
+                    help="add (or change the password of) NAME, which ends its web sessions; remove NAME; "
+                         "logout: end every web session of NAME; list the names")
     st.add_argument("name", nargs="?", metavar="NAME")
     st.set_defaults(func=cmd_steward)
     return p

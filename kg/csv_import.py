@@ -8,7 +8,10 @@ once. kind, number, section and text are required; the others may be left out (a
 missing responsibility is then reported by the shapes, as for Turtle). Unknown or
 repeated columns are bad input, listing the expected columns and the wrong ones.
 
-Cells, per row (a row whose cells are all empty is skipped):
+Cells, per row (a row whose cells are all empty is skipped). A cell that begins with
+an apostrophe followed by = + - @, a tab or a carriage return has that one apostrophe
+removed first: the export adds it so that spreadsheets do not run the cell as a
+formula (kg.csvsafe), and this undoes it, so export -> import keeps every value.
   iri            empty: derived from kind and number (measure/10.1, annex1/7.1);
                  otherwise used as given (the check refuses IRIs outside the base)
   programme      a programme's label, title, notation or IRI; empty: the Work
@@ -53,6 +56,7 @@ from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import DCTERMS, RDF, RDFS, SKOS
 
 from kg.config import settings
+from kg.csvsafe import restore
 from kg.errors import BadInput
 from kg.export import COLUMNS, CURATED, MULTI, SEP
 from kg.namespaces import bind_all, bkd
@@ -216,7 +220,7 @@ def csv_to_graph(text: str, name: str, reference: Graph | None = None) -> Graph:
         if len(cells) != len(header):
             errors.append(f"line {line}: {len(cells)} cells for {len(header)} columns")
             continue
-        row = {h: c.strip() for h, c in zip(header, cells)}
+        row = {h: restore(c).strip() for h, c in zip(header, cells)}
 
         def err(column: str, message: str) -> None:
             errors.append(f"line {line}, column {column}: {message}")

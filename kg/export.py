@@ -2,13 +2,18 @@
 
 The columns are the contract for CSV change sets too (a steward can edit an export
 and submit rows back), so they are named and ordered here only.
+
+Every CSV of rows is written by `csv_writer` (kg.csvsafe): a cell beginning with
+= + - @, a tab or a carriage return gets a leading apostrophe, so that a spreadsheet
+does not run it as a formula; kg.csv_import removes it again.
 """
 from __future__ import annotations
 
-import csv
 import io
 import json
+from typing import IO
 
+from kg import csvsafe
 from kg.results import term_text
 from kg.store import Store
 
@@ -62,9 +67,15 @@ def measures(store: Store) -> list[dict[str, str]]:
     return rows
 
 
+def csv_writer(out: IO[str]) -> csvsafe.DictWriter:
+    """The writer of every CSV of rows (here and the web's download): COLUMNS, with
+    formula-leading cells neutralised."""
+    return csvsafe.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
+
+
 def to_csv(rows: list[dict[str, str]]) -> str:
     buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
+    w = csv_writer(buf)
     w.writeheader()
     w.writerows(rows)
     return buf.getvalue()

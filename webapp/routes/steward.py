@@ -7,10 +7,12 @@ Routes and status codes
                            /steward/login; with no accounts configured, a page that
                            explains how to create one)
   GET  /steward/login      log-in form;  POST: 303 to /steward, or 401 (wrong name or
-                           password)
+                           password), or 429 with Retry-After after too many failures
+                           for the account or from the address (webapp.login_throttle)
   POST /steward/logout     303 to /steward/login
   POST /steward/check      parse + check, nothing written: 200 with the report (whether
-                           or not it conforms); 400 bad input (the precise error)
+                           or not it conforms); 400 bad input (the precise error); 507
+                           when the check alone is larger than KG_PENDING_MAX_BYTES
   POST /steward/accept     re-checked against the CURRENT graph under the write lock
                            (kg.changes.add): 303 to /steward with a message; 409 when it
                            no longer (or never did) conform (report shown); 400 unknown or
@@ -20,19 +22,17 @@ Routes and status codes
   over the upload limit: 413. None of these writes anything.
 
 Pending additions (checked, not yet accepted) stay on the server, never in the
-browser: one N-Triples file + one JSON file per check in STEWARD_PENDING_DIR (env
-KG_PENDING_DIR, default <KG_DIST>/.pending), named by a random token that only the
-steward who made the check can use, for STEWARD_PENDING_TTL seconds (default 1 hour).
+browser, bounded in time, number and size: webapp.steward_pending.
+
+Error pages show no absolute file paths and no Python exception names (public_message):
+a path becomes relative to the project, or its file name; the log keeps the details.
 """
 from __future__ import annotations
 
-import json
 import os
 import re
-import secrets
-import time
 from collections import OrderedDict
-from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from functools import partial, wraps
 from pathlib import Path
 
@@ -41,29 +41,40 @@ from markupsafe import Markup, escape
 from rdflib import Graph, URIRef
 from rdflib.namespace import RDFS
 
-from kg import changes, rdfio, stewards
+from kg import changes, stewards
 from kg.config import settings
 from kg.errors import BadInput, KGError
-from webapp import auth
+from webapp import auth, links
+from webapp.steward_pending import (DEFAULT_MAX_BYTES, DEFAULT_PER_STEWARD, DEFAULT_TTL, PendingAddition,
+                                    PendingStore, PendingTooLarge)
 
 bp = Blueprint("steward", __name__)
 
 FORMATS = [("", "from the file name (pasted text: Turtle)"), ("turtle", "Turtle"),
            ("json-ld", "JSON-LD"), ("csv", "CSV")]
 SEVERITY_ORDER = {"Violation": 0, "Warning": 1, "Info": 2}
-TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
 SAFE_IRI = re.compile(r'^[^\s<>"{}|^`\\]+$')
-DEFAULT_TTL = 3600
+# app.config key -> (environment variable, default)
+PENDING_SETTINGS = {"STEWARD_PENDING_TTL": ("KG_PENDING_TTL", DEFAULT_TTL),
+                    "STEWARD_PENDING_MAX_BYTES": ("KG_PENDING_MAX_BYTES", DEFAULT_MAX_BYTES),
+                    "STEWARD_PENDING_PER_STEWARD": ("KG_PENDING_PER_STEWARD", DEFAULT_PER_STEWARD)}
 
 
 @bp.record_once
 def _setup(state) -> None:
     app = state.app
     auth.init_app(app)
-    app.config.setdefault("STEWARD_PENDING_TTL", int(os.environ.get("KG_PENDING_TTL", str(DEFAULT_TTL))))
+    links.register(app)  # the |safe_href filter of every template (registered here: the app has no other hook of ours)
+    for key, (env, default) in PENDING_SETTINGS.items():
+        if app.config.get(key) is None:
+            app.config[key] = int(os.environ.get(env) or default)
     if not app.config.get("STEWARD_PENDING_DIR"):
         env = os.environ.get("KG_PENDING_DIR")
         app.config["STEWARD_PENDING_DIR"] = env or str(Path(app.config["KG_DIST"]) / ".pending")
+    try:  # forget the checks that expired while the server was down
+        _store(app.config).sweep()
+    except OSError as e:
+        app.logger.warning("steward: cannot sweep the pending checks: %s", e)
 
 
 @bp.before_request
@@ -106,84 +117,52 @@ def repo():
 
 
 # ---------------------------------------------------------------------------------
-# Pending additions
+# Pending additions (webapp.steward_pending) and what error pages may show
 # ---------------------------------------------------------------------------------
 
-@dataclass
-class PendingAddition:
-    token: str
-    graph: Graph
-    steward: str
-    name: str
-    replace: bool
-    conforms: bool
-    created: float
-
-
-def _pending_dir() -> Path:
-    d = Path(current_app.config["STEWARD_PENDING_DIR"])
-    d.mkdir(mode=0o700, parents=True, exist_ok=True)
-    return d
-
-
-def _sweep(d: Path) -> None:
-    """Forget checks older than the time limit (and any half-written leftovers)."""
-    cutoff = time.time() - current_app.config["STEWARD_PENDING_TTL"]
-    for f in d.iterdir():
-        try:
-            if f.stat().st_mtime < cutoff:
-                f.unlink()
-        except FileNotFoundError:
-            pass
+def _store(config=None) -> PendingStore:
+    c = config if config is not None else current_app.config
+    return PendingStore(Path(c["STEWARD_PENDING_DIR"]), c["STEWARD_PENDING_TTL"], c["STEWARD_PENDING_MAX_BYTES"],
+                        c["STEWARD_PENDING_PER_STEWARD"])
 
 
 def put_pending(g: Graph, *, steward: str, name: str, replace: bool, conforms: bool) -> str:
-    d = _pending_dir()
-    _sweep(d)
-    token = secrets.token_urlsafe(24)
-    rdfio.atomic_write(d / f"{token}.nt", g.serialize(format="nt", encoding="utf-8"))
-    meta = {"steward": steward, "name": name, "replace": replace, "conforms": conforms, "created": time.time()}
-    rdfio.atomic_write(d / f"{token}.json", json.dumps(meta).encode())  # written last: the record is complete
-    return token
+    return _store().put(g, steward=steward, name=name, replace=replace, conforms=conforms)
 
 
 def get_pending(token: str, steward: str) -> PendingAddition | None:
-    if not token or not TOKEN_RE.match(token):
-        return None
-    d = _pending_dir()
-    try:
-        meta = json.loads((d / f"{token}.json").read_text(encoding="utf-8"))
-        nt = (d / f"{token}.nt").read_bytes()
-    except (FileNotFoundError, ValueError):
-        return None
-    if meta.get("steward") != steward:
-        return None
-    if meta.get("created", 0) < time.time() - current_app.config["STEWARD_PENDING_TTL"]:
-        drop_pending(token)
-        return None
-    g = Graph().parse(data=nt.decode("utf-8"), format="nt")
-    return PendingAddition(token, g, meta["steward"], meta.get("name", ""), bool(meta.get("replace")),
-                           bool(meta.get("conforms")), meta.get("created", 0))
+    return _store().get(token, steward)
 
 
 def claim_pending(token: str) -> bool:
-    """Take the check for this request only (an atomic rename): a double click or two
-    tabs cannot accept the same check twice."""
-    d = _pending_dir()
-    try:
-        os.rename(d / f"{token}.json", d / f"{token}.claimed")
-    except FileNotFoundError:
-        return False
-    return True
+    return _store().claim(token)
 
 
 def drop_pending(token: str) -> None:
-    d = _pending_dir()
-    for suffix in (".json", ".claimed", ".nt"):
-        try:
-            (d / f"{token}{suffix}").unlink()
-        except FileNotFoundError:
-            pass
+    _store().drop(token)
+
+
+# an absolute path (/a/b, ~/a/b) not inside a URL; and a Python exception's class name
+_ABS_PATH = re.compile(r"(?<![\w/:.~-])~?(?:/[^\s/'\"()<>,;:]+){2,}/?")
+_EXC_NAME = re.compile(r"\b(?:[A-Za-z_][\w.]*\.)?[A-Z]\w*(?:Error|Exception)\b:?\s*")
+
+
+def _short_path(path: str) -> str:
+    """Relative to the project when inside it, else the file name."""
+    p = Path(path).expanduser()
+    try:
+        return str(p.resolve().relative_to(settings().root.resolve()))
+    except (ValueError, OSError, RuntimeError):
+        return p.name or "(a file)"
+
+
+def public_message(text: str) -> str:
+    """A message fit for a page anyone with an account sees: no absolute paths, no
+    exception class names (the log keeps the original)."""
+    out = _EXC_NAME.sub("", _ABS_PATH.sub(lambda m: _short_path(m.group(0)), text))
+    if out != text:
+        current_app.logger.info("steward: shown without paths: %s", text)
+    return out
 
 
 # ---------------------------------------------------------------------------------
@@ -307,10 +286,14 @@ def _history() -> list:
 
 
 def render_index(error: str | None = None, status: int = 200):
+    try:  # every visit of a logged-in steward forgets expired checks
+        _store().sweep()
+    except OSError as e:
+        current_app.logger.warning("steward: cannot sweep the pending checks: %s", e)
     try:
         history, history_error = _history(), None
     except KGError as e:
-        history, history_error = [], str(e)
+        history, history_error = [], public_message(str(e))
     return render_template("steward.html", formats=FORMATS, history=history, history_error=history_error,
                            error=error, limit=auth.max_upload()), status
 
@@ -325,12 +308,30 @@ def index():
 
 
 def render_setup(status: int = 200):
+    path = stewards.accounts_path()
     try:
         stewards.load()
         problem = None
     except KGError as e:
-        problem = str(e)
-    return render_template("steward_setup.html", path=stewards.accounts_path(), problem=problem), status
+        current_app.logger.warning("steward accounts file: %s", e)
+        problem = public_message(str(e).replace(str(path), path.name))
+    return render_template("steward_setup.html", path=path.name, problem=problem), status
+
+
+def _wait_text(seconds: int) -> str:
+    if seconds < 120:
+        return f"{seconds} seconds"
+    return f"{-(-seconds // 60)} minutes"
+
+
+def throttled(next_url: str, name: str, wait: int):
+    """429: too many failures for this account or from this address."""
+    until = (datetime.now(timezone.utc) + timedelta(seconds=wait)).strftime("%H:%M UTC")
+    error = (f"Too many failed log-in attempts for this account or from this address. Log-in is blocked "
+             f"for {_wait_text(wait)} (until {until}); the password was not checked. Try again then.")
+    resp = Response(render_template("steward_login.html", next=next_url, name=name, error=error), 429)
+    resp.headers["Retry-After"] = str(wait)
+    return resp
 
 
 @bp.route("/steward/login", methods=["GET", "POST"])
@@ -343,11 +344,19 @@ def login():
             return redirect(next_url)
         return render_template("steward_login.html", next=next_url, error=None, name="")
     auth.check_csrf()
-    name = request.form.get("name", "").strip()
+    name = request.form.get("name", "").strip()[:200]
+    address = request.remote_addr or "unknown"
+    throttle = auth.throttle()
+    wait = throttle.retry_after(name, address)
+    if wait:  # refused before the password is looked at: a right one would not help either
+        return throttled(next_url, name, wait)
     if stewards.verify(name, request.form.get("password", "")):
+        throttle.succeeded(name)
         auth.log_in(name)
         flash(f"Logged in as {name}.", "ok")
         return redirect(next_url, 303)
+    throttle.failed(name, address)
+    current_app.logger.info("steward log-in failed for %r from %s", name, address)
     return render_template("steward_login.html", next=next_url, name=name,
                            error="Wrong name or password."), 401
 
@@ -368,9 +377,15 @@ def check():
         addition, name = read_addition()
         result = changes.check(addition, replace=replace)
     except BadInput as e:
-        return render_template("steward_report.html", error=str(e), report=None, name=None), 400
-    token = put_pending(addition, steward=auth.current_steward(), name=name, replace=replace,
-                        conforms=result.conforms)
+        return render_template("steward_report.html", error=public_message(str(e)), report=None, name=None), 400
+    try:
+        token = put_pending(addition, steward=auth.current_steward(), name=name, replace=replace,
+                            conforms=result.conforms)
+    except PendingTooLarge as e:
+        return render_template("steward_report.html", report=None, name=name, error=(
+            f"This check needs {e.size:,} bytes on the server until it is accepted, over the "
+            f"{e.limit:,} bytes left for checks awaiting acceptance (KG_PENDING_MAX_BYTES). "
+            "Nothing was stored or written: split the addition into smaller ones.")), 507
     return render_template("steward_report.html", error=None, report=report_view(result, addition), name=name,
                            triples=len(addition), subjects=subjects_view(addition), replace=replace,
                            token=token if result.conforms else None)
@@ -380,8 +395,9 @@ def _same_dist() -> str | None:
     """kg.changes writes to $KG_DIST; the app serves app.config['KG_DIST']: they must agree."""
     served, written = Path(current_app.config["KG_DIST"]).resolve(), settings().dist.resolve()
     if served != written:
-        return (f"configuration error: the app serves {served} but change sets rebuild {written} "
-                "(set KG_DIST for both). Nothing was written.")
+        current_app.logger.error("steward: the app serves %s but change sets rebuild %s", served, written)
+        return ("Configuration error: the app serves another data directory than change sets rebuild "
+                "(set KG_DIST for both; the server log names them). Nothing was written.")
     return None
 
 
@@ -416,7 +432,8 @@ def accept():
                                rejected=True), 409
     except BadInput as e:
         drop_pending(pending.token)
-        return render_template("steward_report.html", report=None, name=pending.name, error=str(e)), 400
+        return render_template("steward_report.html", report=None, name=pending.name,
+                               error=public_message(str(e))), 400
     except BaseException:
         drop_pending(pending.token)
         raise
@@ -444,7 +461,7 @@ def revert(cs_id: str):
     try:
         cs = changes.revert(cs_id, by=auth.current_steward(), source=reason)
     except BadInput as e:
-        return render_index(f"{e} (nothing written)", 400)
+        return render_index(f"{public_message(str(e))} (nothing written)", 400)
     from webapp import reload_graph
 
     reload_graph(current_app)
