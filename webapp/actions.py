@@ -6,7 +6,6 @@ Curated facets (theme, classes, shared action) come from the curated annotations
 (graph/curation)."""
 from __future__ import annotations
 
-import csv
 import io
 from dataclasses import dataclass
 from typing import Iterator
@@ -175,7 +174,7 @@ class ActionTable:
         text in chunks: one export query per CSV_BATCH actions, so the download of a
         large filtered list streams instead of building every row first."""
         buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=export.COLUMNS, lineterminator="\n")
+        writer = export.csv_writer(buf)  # formula-leading cells neutralised (kg.csvsafe)
         writer.writeheader()
         for start in range(0, len(actions), CSV_BATCH):
             chunk = actions[start:start + CSV_BATCH]

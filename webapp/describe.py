@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyoxigraph as ox
 
+from webapp.links import safe_href
 from webapp.paging import Page, paginate
 from webapp.repository import Repository
 from webapp.sorting import natural_key
@@ -27,6 +28,10 @@ class Link:
     iri: str
     label: str
     href: str | None  # local path for entities under the base, the IRI itself otherwise
+
+    def __post_init__(self) -> None:
+        # only http(s)/mailto IRIs and local paths become links; None: shown as text
+        object.__setattr__(self, "href", safe_href(self.href))
 
 
 @dataclass
