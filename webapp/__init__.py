@@ -87,7 +87,8 @@ def _follow_store(app: Flask, every: float = 1.0) -> None:
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the app. `config` overrides settings (tests use it for limits and paths)."""
-    from webapp import errors, security_headers
+    from webapp import errors, links, security_headers
+    from webapp.links import safe_href
     from webapp.repository import Repository
     from webapp.routes import downloads, entities, pages, sparql, steward, trace
 
@@ -98,6 +99,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     for module in (pages, downloads, sparql, steward, trace, entities):  # entities last: it catches IRI paths
         app.register_blueprint(module.bp)
     errors.register(app)
+    links.register(app)
     security_headers.register(app)
     hops = security_headers.proxy_hops(app.config.get("KG_PROXY_FIX"))
     if hops:
@@ -111,7 +113,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     @app.context_processor
     def helpers():
         repo = app.extensions["kg"]
-        return {"local": lambda iri: repo.local_path(iri) or iri, "label": repo.label}
+        # an entity's page, or the IRI itself when it is a safe link (never javascript: etc.)
+        return {"local": lambda iri: repo.local_path(iri) or safe_href(iri) or "", "label": repo.label}
 
     warm_up(app)  # last: the app must be complete before its first (background) request
     return app
