@@ -10,6 +10,8 @@ import io
 from dataclasses import dataclass
 from typing import Iterator
 
+import pyoxigraph as ox
+
 from kg import export
 from kg.results import term_text
 from webapp.repository import Repository
@@ -34,6 +36,9 @@ SOURCE_PROPERTIES = {"sections": "bkd:inSection", "units": "bkd:planningUnit", "
 CURATED = {"themes": "bkd:theme", "action_classes": "bkd:actionClass", "threats": "bkd:threatClass",
            "shared": "bkd:sharedAction"}
 PROPERTIES = {**SOURCE_PROPERTIES, **CURATED}
+# one query per property, written once from the constants above
+PROPERTY_QUERIES = {attr: f"SELECT ?a ?v WHERE {{ ?a {prop} ?v . {'FILTER(isIRI(?v))' if attr in CURATED else ''} }}"
+                    for attr, prop in PROPERTIES.items()}
 
 # filter name -> attribute of Action holding IRIs; values in URLs are the IRI's last segment
 FACETS = {"unit": "units", "priority": "priorities", "country": "countries", "actor": "actors",
@@ -84,10 +89,9 @@ class ActionTable:
                 by_iri[iri].given = shared.setdefault(r["given"].value, r["given"].value)
             if r["responsibility"] is not None and not by_iri[iri].responsibility:
                 by_iri[iri].responsibility = shared.setdefault(r["responsibility"].value, r["responsibility"].value)
-        for attr, prop in PROPERTIES.items():
+        for attr in PROPERTIES:
             values: dict[str, set[str]] = {}
-            only_iris = "FILTER(isIRI(?v))" if attr in CURATED else ""
-            for r in repo.store.query(f"SELECT ?a ?v WHERE {{ ?a {prop} ?v . {only_iris} }}"):
+            for r in repo.store.query(PROPERTY_QUERIES[attr]):
                 a = r["a"].value
                 if a in by_iri:
                     v = r["v"].value
@@ -186,10 +190,8 @@ class ActionTable:
         yield buf.getvalue()
 
     def _export_rows(self, actions: list[Action]) -> dict[str, dict[str, str]]:
-        values = " ".join(f"<{a.iri}>" for a in actions)
-        sparql = export.MEASURES.replace("WHERE {", f"WHERE {{\n  VALUES ?iri {{ {values} }}", 1)
         out = {}
-        for sol in self.repo.store.query(sparql):
+        for sol in self.repo.store.query(export.MEASURES, values={"iri": [ox.NamedNode(a.iri) for a in actions]}):
             row = {c: term_text(sol[c]) for c in export.COLUMNS}
             for c in export.MULTI:  # GROUP_CONCAT order is engine-defined: sorted, as in kg export
                 row[c] = export.SEP.join(sorted(filter(None, row[c].split(export.SEP))))

@@ -7,13 +7,14 @@ bkd:CuratedAnnotation reifies) are kept apart from the document's own facts: the
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 import pyoxigraph as ox
 
 from webapp.links import safe_href
 from webapp.paging import Page, paginate
-from webapp.repository import Repository
+from webapp.repository import Repository, named_node
 from webapp.sorting import natural_key
 
 if TYPE_CHECKING:
@@ -79,6 +80,16 @@ class Entity:
         return any(t.iri.endswith("#" + local) for t in self.types)
 
 
+# The page's queries: constant texts, the entity bound as ?iri (Store.query bindings).
+EXISTS = "ASK { { ?iri ?p ?o } UNION { ?s ?p ?iri } }"
+FACTS = "SELECT ?iri ?p ?o ?g WHERE { GRAPH ?g { ?iri ?p ?o } }"
+INCOMING = """SELECT DISTINCT ?iri ?s ?p ?g ?record WHERE { GRAPH ?g { ?s ?p ?iri } FILTER(isIRI(?s))
+              BIND(EXISTS { ?s a bkd:CuratedAnnotation } AS ?record) }"""
+TEXT = "SELECT ?iri ?t WHERE { ?iri bkd:text ?t } LIMIT 1"
+SAME_TEXT = "SELECT ?iri ?m WHERE { ?iri bkd:text ?t . ?m bkd:text ?t . FILTER(?m != ?iri) }"
+BY_PRIORITY = """SELECT ?unit ?m ?given WHERE { ?m bkd:planningUnit ?unit ; a bkd:Action .
+                 OPTIONAL { ?m bkd:priorityAsGiven ?given } }"""
+
 INCOMING_PAGE = 200  # values of one incoming property per page (the shipped graph has at most 198)
 PANEL_PAGE = 100     # actions of a panel per page
 HUB = 500            # an entity with more incoming links than this keeps them cached, grouped and sorted
@@ -124,12 +135,14 @@ class Describer:
         return Value(term.value, None, note)
 
     def exists(self, iri: str) -> bool:
-        return bool(self.repo.store.query(f"ASK {{ {{ <{iri}> ?p ?o }} UNION {{ ?s ?p <{iri}> }} }}"))
+        """Is the IRI a subject or object of the graph? False for text that is not an IRI."""
+        term = named_node(iri)
+        return term is not None and bool(self.repo.store.query(EXISTS, bindings={"iri": term}))
 
     def describe(self, iri: str, page: tuple[str, int] = ("", 1)) -> Entity:
         """The entity's page; `page` = (list, n) shows page n of one of its long lists
         (an incoming property's IRI, "actions" or "same-text"), the others at page 1."""
-        out = self.repo.select(f"""SELECT ?p ?o ?g WHERE {{ GRAPH ?g {{ <{iri}> ?p ?o }} }}""")
+        out = self.repo.select(FACTS, iri=ox.NamedNode(iri))
         types, facts, curated, text = [], {}, {}, None
         inferred_graph = self.repo.base + "graph/inferred"
         cur = self.curation
@@ -197,16 +210,14 @@ class Describer:
         sorted once per graph and kept (a first probe with LIMIT tells which is which)."""
         if iri in self._hubs:
             return self._hubs[iri]
-        q = f"""SELECT DISTINCT ?s ?p ?g ?record WHERE {{ GRAPH ?g {{ ?s ?p <{iri}> }} FILTER(isIRI(?s))
-                BIND(EXISTS {{ ?s a bkd:CuratedAnnotation }} AS ?record) }}"""
-
-        def rows(sparql: str) -> list[tuple[str, str, str, bool]]:
+        def rows(limit: int | None) -> list[tuple[str, str, str, bool]]:
+            found = self.repo.store.query(INCOMING, bindings={"iri": ox.NamedNode(iri)})
             return [(r["s"].value, r["p"].value, r["g"].value, r["record"].value == "true")
-                    for r in self.repo.store.query(sparql)]
-        found = rows(f"{q} LIMIT {HUB + 1}")
+                    for r in islice(found, limit)]
+        found = rows(HUB + 1)
         if len(found) <= HUB:
             return self._group(iri, found)
-        self._hubs[iri] = self._group(iri, rows(q))
+        self._hubs[iri] = self._group(iri, rows(None))
         return self._hubs[iri]
 
     def _group(self, iri: str, rows: list[tuple[str, str, str, bool]]) -> InLinks:
@@ -238,7 +249,7 @@ class Describer:
                        list(notes), len(annotations), notes_in)
 
     def _text(self, iri: str) -> str:
-        rows = self.repo.select(f"SELECT ?t WHERE {{ <{iri}> bkd:text ?t }} LIMIT 1")
+        rows = self.repo.select(TEXT, iri=ox.NamedNode(iri))
         return rows[0]["t"].value if rows else ""
 
     def _order(self, fact: Fact) -> tuple:
@@ -255,8 +266,7 @@ class Describer:
         if e.has_type("PlanningUnit"):
             panels.append(self._by_priority(e.iri))
         if e.has_type("Action") and e.text:
-            same = [r["m"].value for r in self.repo.store.query(
-                f"""SELECT ?m WHERE {{ <{e.iri}> bkd:text ?t . ?m bkd:text ?t . FILTER(?m != <{e.iri}>) }}""")]
+            same = [r["m"].value for r in self.repo.select(SAME_TEXT, iri=ox.NamedNode(e.iri))]
             if same:
                 links = sorted((self.link(m) for m in same), key=lambda l: natural_key(l.label))
                 pg = paginate(links, number if listed == "same-text" else 1, PANEL_PAGE)
@@ -266,8 +276,7 @@ class Describer:
 
     def _by_priority(self, unit: str) -> Panel:
         groups: dict[str, list[Link]] = {}
-        for r in self.repo.select(f"""SELECT ?m ?given WHERE {{ ?m bkd:planningUnit <{unit}> ; a bkd:Action .
-                                      OPTIONAL {{ ?m bkd:priorityAsGiven ?given }} }}"""):
+        for r in self.repo.select(BY_PRIORITY, unit=ox.NamedNode(unit)):
             key = r["given"].value if r["given"] is not None else "none given"
             groups.setdefault(key, []).append(self.link(r["m"].value))
         ordered = sorted(groups.items(), key=lambda kv: natural_key(kv[0]))
