@@ -29,21 +29,41 @@ def _composed(node: ast.AST) -> bool:
         "format", "replace", "join")
 
 
+SPARQL_WORDS = ("WHERE {", "ASK {", "SELECT ", "CONSTRUCT {", "VALUES ?", "GRAPH ?")
+
+
+def _sparql_fstring(node: ast.AST) -> bool:
+    """An f-string with interpolations whose constant parts read as SPARQL."""
+    if not isinstance(node, ast.JoinedStr) or not any(isinstance(v, ast.FormattedValue) for v in node.values):
+        return False
+    text = "".join(v.value for v in node.values if isinstance(v, ast.Constant) and isinstance(v.value, str))
+    return any(w in text for w in SPARQL_WORDS)
+
+
 def composed_query_calls(path: Path) -> list[str]:
+    """Calls that run a query on text composed at the call, and SPARQL text composed
+    from values inside a function (module-level constants built from constants are
+    the allowed way to write a family of queries)."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
-    out = []
+    out = set()
     for node in ast.walk(tree):
         if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in RUNNERS
                 and node.args and _composed(node.args[0])):
-            out.append(f"{path.relative_to(ROOT)}:{node.lineno}")
-    return out
+            out.add(f"{path.relative_to(ROOT)}:{node.lineno}")
+    for fn in ast.walk(tree):
+        if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            for node in ast.walk(fn):
+                if _sparql_fstring(node):
+                    out.add(f"{path.relative_to(ROOT)}:{node.lineno}")
+    return sorted(out)
 
 
 def test_the_lint_catches_a_composed_query(tmp_path):
     bad = ROOT / "webapp" / "_lint_probe.py"
     try:
-        bad.write_text('def f(store, iri):\n    return store.query(f"ASK {{ <{iri}> ?p ?o }}")\n')
-        assert composed_query_calls(bad) == ["webapp/_lint_probe.py:2"]
+        bad.write_text('def f(store, iri):\n    return store.query(f"ASK {{ <{iri}> ?p ?o }}")\n\n\n'
+                       'def g(ask, iri):\n    return ask(f"ASK {{ <{iri}> ?p ?o }}")\n')
+        assert composed_query_calls(bad) == ["webapp/_lint_probe.py:2", "webapp/_lint_probe.py:6"]
     finally:
         bad.unlink()
 

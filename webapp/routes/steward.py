@@ -45,6 +45,8 @@ from kg import changes, stewards
 from kg.config import settings
 from kg.errors import BadInput, KGError
 from webapp import auth, links
+from webapp.describe import EXISTS
+from webapp.repository import named_node
 from webapp.steward_pending import (DEFAULT_MAX_BYTES, DEFAULT_PER_STEWARD, DEFAULT_TTL, PendingAddition,
                                     PendingStore, PendingTooLarge)
 
@@ -53,7 +55,6 @@ bp = Blueprint("steward", __name__)
 FORMATS = [("", "from the file name (pasted text: Turtle)"), ("turtle", "Turtle"),
            ("json-ld", "JSON-LD"), ("csv", "CSV")]
 SEVERITY_ORDER = {"Violation": 0, "Warning": 1, "Info": 2}
-SAFE_IRI = re.compile(r'^[^\s<>"{}|^`\\]+$')
 # app.config key -> (environment variable, default)
 PENDING_SETTINGS = {"STEWARD_PENDING_TTL": ("KG_PENDING_TTL", DEFAULT_TTL),
                     "STEWARD_PENDING_MAX_BYTES": ("KG_PENDING_MAX_BYTES", DEFAULT_MAX_BYTES),
@@ -215,17 +216,22 @@ def read_addition() -> tuple[Graph, str]:
 # Presenting a check
 # ---------------------------------------------------------------------------------
 
-def _ask(sparql: str) -> bool:
-    return bool(repo().store.query(sparql))
+DESCRIBED = "ASK { ?iri ?p ?o }"
+
+
+def _ask(sparql: str, iri: str) -> bool:
+    """An ASK about one IRI, bound as a term (False when the text is not an IRI)."""
+    term = named_node(iri)
+    return term is not None and bool(repo().store.query(sparql, bindings={"iri": term}))
 
 
 def _in_graph(iri: str) -> bool:
     """Has the entity a page (is it a subject or object in the graph)?"""
-    return bool(SAFE_IRI.match(iri)) and _ask(f"ASK {{ {{ <{iri}> ?p ?o }} UNION {{ ?s ?p <{iri}> }} }}")
+    return _ask(EXISTS, iri)
 
 
 def _described(iri: str) -> bool:
-    return bool(SAFE_IRI.match(iri)) and _ask(f"ASK {{ <{iri}> ?p ?o }}")
+    return _ask(DESCRIBED, iri)
 
 
 def term(value: str | None, *, known: dict[str, bool], addition: Graph | None = None) -> dict:
