@@ -7,18 +7,30 @@ the named graph <base>changeset/<id>; with --replace, the facts it replaces in
 <base>changeset/<id>/removed. A revert is a change set too (bkd:reverts). The shipped
 data stays the base; the build layers the active change sets on top, in id order.
 
-Writes are safe: one process at a time holds an exclusive lock on the additions
-directory; the new dist/ is fully written to a staging directory before the change
-set's file is renamed into place (the commit point); only then are the staged files
-renamed into dist/. A failure before the commit leaves everything as it was.
+Writes are safe: one process at a time holds an exclusive lock (dist/.locks/
+additions.lock, so that nothing of it shows in the repository's working tree); the new
+dist/ is fully written to a staging directory dist/.staging/<id>/ (same filesystem: the
+staged files are renamed into dist/) before the change set's file is renamed into place
+(the commit point); only then are the staged files renamed into dist/. A failure before
+the commit leaves everything as it was; what a killed writer leaves behind (its staging
+directory, a half-written temporary file) is removed by the next writer, under the lock,
+so a running writer's files are never touched.
+
+Provenance (--by, --source) is one line of text: a control character in the name is
+refused, whitespace in the source (newlines, tabs) becomes single spaces, and the
+comment header of the TriG file is written only from such one-line strings, so that
+no value can end the comment and add triples of its own.
 """
 from __future__ import annotations
 
+import csv
+import io
 import os
 import re
 import secrets
 import shutil
 import time
+import unicodedata
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -137,13 +149,48 @@ def parse_input(path: Path | None = None, *, text: str | None = None, fmt: str |
     if fmt == "csv":
         from kg.csv_import import csv_to_graph
 
-        return csv_to_graph(text, name)
-    if fmt not in ("turtle", "json-ld"):
+        _check_csv_rows(text, name)
+        g = csv_to_graph(text, name)
+    elif fmt in ("turtle", "json-ld"):
+        g = rdfio.parse_into(bind_all(Graph()), text, fmt, name)
+        if len(g) == 0:
+            raise BadInput(f"{name}: no triples in the input")
+    else:
         raise BadInput(f"{name}: unknown format '{fmt}' (use turtle, json-ld or csv)")
-    g = rdfio.parse_into(bind_all(Graph()), text, fmt, name)
-    if len(g) == 0:
-        raise BadInput(f"{name}: no triples in the input")
+    check_size(g, name)
     return g
+
+
+def entity_count(addition: Graph) -> int:
+    """The number of entities (distinct subjects) of an addition."""
+    return len(set(addition.subjects()))
+
+
+def check_size(addition: Graph, name: str = "the addition") -> None:
+    """Refuse an addition of more than KG_MAX_ADDITION_ENTITIES entities, before any
+    checking: a check takes milliseconds per entity and, in `kg add` and the web
+    steward's accept, holds the writer lock."""
+    limit = settings().max_addition_entities
+    n = entity_count(addition)
+    if n > limit:
+        raise BadInput(_over_limit(name, n, limit))
+
+
+def _over_limit(name: str, n: int, limit: int) -> str:
+    return (f"{name}: {n:,} entities, over the limit of {limit:,} (KG_MAX_ADDITION_ENTITIES): "
+            "split the addition")
+
+
+def _check_csv_rows(text: str, name: str) -> None:
+    """The entity limit for CSV before its rows are resolved against the graph (one
+    entity per non-empty row)."""
+    limit = settings().max_addition_entities
+    try:
+        rows = sum(1 for row in csv.reader(io.StringIO(text)) if any(cell.strip() for cell in row)) - 1
+    except csv.Error:
+        return  # kg.csv_import reports the malformed CSV precisely
+    if rows > limit:
+        raise BadInput(_over_limit(name, rows, limit))
 
 
 # ---------------------------------------------------------------------------------
@@ -164,12 +211,50 @@ def check(addition: Graph, *, replace: bool = False, store=None) -> CheckResult:
 # Accepting, history, revert
 # ---------------------------------------------------------------------------------
 
+LOCK_FILE = Path(".locks") / "additions.lock"   # under dist/
+STAGING = ".staging"                            # dist/.staging/<change set id>/
+
+
+def lock_path() -> Path:
+    return settings().dist / LOCK_FILE
+
+
+def staging_root() -> Path:
+    return settings().dist / STAGING
+
+
 @contextmanager
 def locked() -> Iterator[None]:
-    """One writer at a time, across processes: an exclusive flock on the additions
-    directory's lock file. Waiting writers are served in turn; none is lost."""
-    with rdfio.directory_lock(settings().additions):
+    """One writer at a time, across processes: an exclusive flock on
+    dist/.locks/additions.lock. Waiting writers are served in turn; none is lost.
+    Holding it, the writer first removes what killed writers left behind."""
+    with rdfio.file_lock(lock_path()):
+        clean_leftovers()
         yield
+
+
+def clean_leftovers() -> list[Path]:
+    """Remove the staging directories and temporary files of writers that died (killed,
+    power cut): call only while holding locked(), when no other writer is running.
+    Also the staging directories older versions left next to dist/
+    (.dist.staging-<id>) and the lock file they kept in the additions directory.
+    Returns what was removed."""
+    s = settings()
+    gone: list[Path] = []
+    leftovers = []
+    if staging_root().is_dir():
+        leftovers += list(staging_root().iterdir())
+    leftovers += list(s.dist.parent.glob(f".{s.dist.name}.staging-*"))
+    if s.additions.is_dir():
+        leftovers += [p for p in s.additions.glob(".*.trig.*.tmp") if p.is_file()]
+        leftovers += [p for p in (s.additions / ".lock",) if p.is_file()]
+    for p in leftovers:
+        if p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            p.unlink(missing_ok=True)
+        gone.append(p)
+    return gone
 
 
 def new_id() -> str:
@@ -179,8 +264,9 @@ def new_id() -> str:
 def add(addition: Graph, *, by: str, source: str, replace: bool = False) -> tuple[ChangeSet, CheckResult]:
     """Check and, if the addition conforms, record it and rebuild dist/. Raises
     Rejected (nothing written) when it does not conform."""
-    _require(by, "--by NAME (who adds this)")
-    _require(source, "--source TEXT (where the facts come from, or why)")
+    by = _name(by, "--by NAME (who adds this)")
+    source = _source(source, "--source TEXT (where the facts come from, or why)")
+    check_size(addition)
     with locked():
         from kg.store import open_store
 
@@ -194,8 +280,8 @@ def add(addition: Graph, *, by: str, source: str, replace: bool = False) -> tupl
 
 def revert(cs_id: str, *, by: str, source: str) -> ChangeSet:
     """Take back an active change set (or "latest") by recording a revert change set."""
-    _require(by, "--by NAME")
-    _require(source, "--source TEXT (why it is taken back)")
+    by = _name(by, "--by NAME")
+    source = _source(source, "--source TEXT (why it is taken back)")
     with locked():
         sets = {c.id: c for c in history()}
         if cs_id == "latest":  # the most recent change set still in effect
@@ -230,6 +316,54 @@ def _require(value: str, what: str) -> None:
         raise BadInput(f"missing {what}")
 
 
+# Bidirectional overrides and isolates: they make a name display as another one.
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def _breaks(ch: str) -> bool:
+    """A control character or a line / paragraph separator."""
+    return unicodedata.category(ch) in ("Cc", "Zl", "Zp")
+
+
+def _control(text: str, allowed: str = "") -> str | None:
+    """The first control character, line/paragraph separator or bidirectional control
+    of text (as repr), other than the allowed ones; None if there is none. (Other
+    format characters stay: zero-width joiners belong to names in Persian script.)"""
+    for ch in text:
+        if ch not in allowed and (_breaks(ch) or ch in BIDI_CONTROLS):
+            return repr(ch)
+    return None
+
+
+def _name(value: str | None, what: str) -> str:
+    """A steward's name: one line, no control characters (it is written in the change
+    set's comment header and labels its steward IRI)."""
+    _require(value or "", what)
+    bad = _control(value)
+    if bad:
+        raise BadInput(f"{what.split()[0]}: the name contains a control character ({bad}: a newline, tab or "
+                       "similar); give the name on one line")
+    return value.strip()
+
+
+def _source(value: str | None, what: str) -> str:
+    """The source or reason: whitespace (newlines, tabs) becomes single spaces, as the
+    web form does; any other control character is refused."""
+    _require(value or "", what)
+    bad = _control(value, allowed="\t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x85\u2028\u2029")
+    if bad:
+        raise BadInput(f"{what.split()[0]}: the text contains a control character ({bad}); "
+                       "give plain text")
+    return " ".join(value.split())
+
+
+def _comment(text: str) -> str:
+    """Text safe inside a `# ...` line whatever it holds: every character that could end
+    the line or is not printable becomes a space (the values are validated before;
+    this keeps the header safe regardless)."""
+    return "".join(" " if _breaks(ch) or ch in BIDI_CONTROLS else ch for ch in text).strip()
+
+
 def _fresh_store():
     """The graph built from the files, in memory: for checking before any `kg build`."""
     from kg import build
@@ -245,7 +379,7 @@ def _commit(addition: Graph, removed: Graph, *, by: str, source: str, reverts: s
     cs_id = new_id()
     path = s.additions / f"{cs_id}.trig"
     text = _trig(cs_id, addition, removed, by=by, source=source, reverts=reverts)
-    staging = s.dist.parent / f".{s.dist.name}.staging-{cs_id}"
+    staging = staging_root() / cs_id
     eng = engine()
     previous = build.read_manifest(s.dist)
     prepared, committed = None, False
@@ -291,13 +425,13 @@ def _trig(cs_id: str, addition: Graph, removed: Graph, *, by: str, source: str, 
     meta.add((cs, DCTERMS.identifier, Literal(cs_id)))
     meta.add((cs, PROV.wasAttributedTo, agent))
     meta.add((cs, PROV.generatedAtTime, now))
-    meta.add((cs, DCTERMS.source, Literal(source.strip())))
+    meta.add((cs, DCTERMS.source, Literal(source)))
     meta.add((cs, B.addedTriples, Literal(len(addition), datatype=XSD.integer)))
     meta.add((cs, B.removedTriples, Literal(len(removed), datatype=XSD.integer)))
     if reverts:
         meta.add((cs, B.reverts, URIRef(changeset_iri(reverts))))
     meta.add((agent, RDF.type, B.Steward))
-    meta.add((agent, RDFS.label, Literal(by.strip())))
+    meta.add((agent, RDFS.label, Literal(by)))
     g = ds.graph(cs)
     for t in addition:
         g.add(t)
@@ -306,10 +440,11 @@ def _trig(cs_id: str, addition: Graph, removed: Graph, *, by: str, source: str, 
         for t in removed:
             r.add(t)
     body = ds.serialize(format="trig")
-    header = (f"# Change set {cs_id}, accepted by {by.strip()} at {now}.\n"
-              f"# Source: {' '.join(source.split())}\n"
-              + (f"# Reverts {reverts}.\n" if reverts else "")
-              + "# Written by `kg add` / `kg revert`: do not edit by hand.\n\n")
+    lines = [f"Change set {cs_id}, accepted by {by} at {now}.", f"Source: {source}"]
+    if reverts:
+        lines.append(f"Reverts {reverts}.")
+    lines.append("Written by `kg add` / `kg revert`: do not edit by hand.")
+    header = "".join(f"# {_comment(line)}\n" for line in lines) + "\n"
     return header + body
 
 

@@ -41,6 +41,16 @@ a pseudo-shape name ("check:...") instead of a shape IRI:
                         its programme (naming the other entity and a free number)
   check:changed-value   a new value for an existing single-valued fact: needs --replace
   check:already-present facts that are already in the graph (Info)
+  check:rewiring        owl:sameAs, owl:equivalentClass, owl:equivalentProperty,
+                        rdfs:subClassOf, rdfs:subPropertyOf: an addition describes
+                        entities; it must not merge them or rewire the ontology
+
+Cost. Everything above is O(N) in the size of the addition: one index lookup per
+mentioned IRI, set and dict membership (never list scans), results grouped per value
+(numbers) or per IRI (suggestions) instead of per entity, and pyshacl run once for all
+focus nodes through _focus_validator_class, which removes pyshacl's two quadratic steps.
+An addition over KG_MAX_ADDITION_ENTITIES entities is refused before any of it runs.
+benchmarks/check_scale.py measures it; tests/test_incremental.py counts the work.
 
 The store is read through kg.store.Store.quads (index lookups) rather than SPARQL
 text: lookups are faster than query parsing, and terms never go through the KG_BASE
@@ -75,6 +85,14 @@ CORE_NAMESPACES = (str(RDF), str(RDFS), str(OWL), str(XSD))
 # Parts of the base that change sets must not write: the ontology and shapes are edited
 # in their files, provenance is written by `kg add` itself.
 RESERVED = ("ontology", "shapes", "changeset/", "steward/", "graph/")
+# Predicates that merge identities or rewire the ontology (check:rewiring).
+MERGING = (OWL.sameAs, OWL.equivalentClass, OWL.equivalentProperty)
+REWIRING = MERGING + (RDFS.subClassOf, RDFS.subPropertyOf)
+# At most this many "did you mean" suggestions for dangling references per check:
+# each compares the IRI with every candidate of the store (difflib).
+MAX_SUGGESTIONS = 100
+# Other holders of a taken number named in one message ("... and 12 more").
+MAX_NAMED = 5
 
 
 # ---------------------------------------------------------------------------------
@@ -207,9 +225,10 @@ def check_addition(addition: Graph, store, replace: bool = False):
     Returns kg.changes.CheckResult: the report (grouped by focus node in its text()),
     the changed single-valued facts as a diff, and with replace=True the old facts
     that the build takes out (result.removed)."""
-    from kg.changes import Change, CheckResult
+    from kg.changes import Change, CheckResult, check_size
 
     s = settings()
+    check_size(addition)  # KG_MAX_ADDITION_ENTITIES, before any work
     base = s.base
     schema = _schema()
     reader = _Reader(store, base)
@@ -246,15 +265,22 @@ def check_addition(addition: Graph, store, replace: bool = False):
                                     "ontology/shapes.ttl, and provenance is written by `kg add` itself. "
                                     "Describe data entities only.", "check:reserved"))
 
+    property_names = sorted(map(str, schema.properties))
+    property_hints: dict = {}  # one suggestion per unknown property, not per triple
+    rewiring: set = set()
     for subj, pred, obj in sorted(addition, key=lambda t: (str(t[0]), str(t[1]), str(t[2]))):
         if subj in bad_subjects:
             continue
         focus = str(subj)
+        if pred in REWIRING:
+            rewiring.add((subj, pred, obj))
+            findings.append(_rewiring(subj, pred, obj, reader, schema, base))
         if pred not in schema.described and not str(pred).startswith(CORE_NAMESPACES):
             if under_base(pred):
+                if pred not in property_hints:
+                    property_hints[pred] = _did_you_mean(str(pred), property_names)
                 findings.append(Finding("Violation", focus, str(pred), None,
-                                        f"{_c(pred)} is not a property of the ontology"
-                                        + _did_you_mean(str(pred), sorted(map(str, schema.properties)))
+                                        f"{_c(pred)} is not a property of the ontology" + property_hints[pred]
                                         + " Use a property defined in ontology/bkd.ttl.", "check:unknown-property"))
             else:
                 findings.append(Finding("Warning", focus, str(pred), None,
@@ -273,9 +299,12 @@ def check_addition(addition: Graph, store, replace: bool = False):
                                         f"here. Link to outside resources only with {_links_text(schema)}; for "
                                         "anything else use an entity under the base.", "check:foreign-value"))
 
+    # (the refused rewiring triples stay out of the neighbourhood: the rules would
+    # otherwise apply them, e.g. a chain of N sub-classes typing N entities N times)
     good = Graph()
     for t in addition:
-        if t[0] not in bad_subjects and not isinstance(t[0], BNode) and not isinstance(t[2], BNode):
+        if t[0] not in bad_subjects and not isinstance(t[0], BNode) and not isinstance(t[2], BNode) \
+                and t not in rewiring:
             good.add(t)
     subjects = {x for x in good.subjects() if isinstance(x, URIRef)}
 
@@ -341,7 +370,7 @@ def check_addition(addition: Graph, store, replace: bool = False):
     context -= set(removed)
 
     # types of every object of the neighbourhood, incoming inverse-path triples, key holders
-    work = bind_all(_PreparedQueryGraph())
+    work = bind_all(_NeighbourhoodGraph())
     for t in schema.axioms:
         work.add(t)
     for t in good:
@@ -364,14 +393,23 @@ def check_addition(addition: Graph, store, replace: bool = False):
         for t in reader.triples(o, RDF.type):
             work.add(t)
     in_programme = URIRef(bkd + "inProgramme")
+    # one store lookup per (key, value), not per entity: N entities sharing a value
+    # would otherwise each walk the other N holders
+    holders_of: dict = {}      # (key predicate, value) -> focus nodes holding it
     for p in schema.keys:
-        for subj, _, value in list(work.triples((None, p, None))):
-            if subj not in focus_nodes:
+        for subj, _, value in work.triples((None, p, None)):
+            if subj in focus_nodes:
+                holders_of.setdefault((p, value), set()).add(subj)
+    described_others: set = set()
+    for (p, value), holders in holders_of.items():
+        for other, _, _ in reader.triples(None, p, value):
+            # another holder (for a focus node that is not itself), unless its asserted
+            # triples are in the neighbourhood already (as with a --replace, minus removed)
+            if other in existing or not (holders - {other}):
                 continue
-            for other, _, _ in reader.triples(None, p, value):
-                if other == subj or other in existing:
-                    continue
-                work.add((other, p, value))
+            work.add((other, p, value))
+            if other not in described_others:
+                described_others.add(other)
                 for t in reader.triples(other, RDF.type):
                     work.add(t)
                 for t in reader.triples(other, in_programme):
@@ -388,12 +426,9 @@ def check_addition(addition: Graph, store, replace: bool = False):
     # ----- 3. SHACL on the neighbourhood, for the focus nodes only
     focus_list = sorted(str(f) for f in focus_nodes)
     if focus_list:
-        _speed_up_pyshacl()
-        _conforms, results, _text = shacl_validate(
-            work, shacl_graph=schema.shapes, inference="none", advanced=True, inplace=True,
-            allow_warnings=True, allow_infos=True, abort_on_first=False, meta_shacl=False,
-            focus_nodes=focus_list)
-        findings.extend(f for f in _findings(results, schema.shapes) if f.focus in focus_list)
+        results = _shacl(work, schema.shapes, focus_list)
+        focus_set = set(focus_list)
+        findings.extend(f for f in _findings(results, schema.shapes) if f.focus in focus_set)
 
     # ----- 4. references, clashes, numbers, repeats
     findings.extend(_dangling(good, subjects, reader, schema, base))
@@ -405,6 +440,35 @@ def check_addition(addition: Graph, store, replace: bool = False):
     findings = sorted(set(findings), key=lambda f: (order.get(f.severity, 9), f.focus, f.path or "",
                                                     f.value or "", f.message))
     return CheckResult(report=Report(findings), changes=changes, removed=removed)
+
+
+# Rows a SHACL-SPARQL constraint may return per focus node (each is one finding).
+ROWS_PER_FOCUS = MAX_NAMED
+
+
+class _NeighbourhoodGraph(_PreparedQueryGraph):
+    """The neighbourhood graph: prepared queries (kg.validate), and SHACL-SPARQL SELECTs
+    limited to ROWS_PER_FOCUS rows per focus node. The uniqueness constraints return
+    one row per other holder of a number: k entities sharing one would make k x k
+    rows, and pyshacl deduplicates each focus node's rows in a list (k x k x k).
+    A steward needs the first few to see the problem (check:number-taken counts them)."""
+
+    def query(self, query_object, *args, **kwargs):
+        # only per-focus-node queries (a SHACL-SPARQL constraint, $this bound): a
+        # SPARQL-based target must find all its nodes
+        bindings = kwargs.get("initBindings", args[3] if len(args) > 3 else None) or {}
+        if isinstance(query_object, str) and "this" in bindings:
+            query_object = _limited(query_object)
+        return super().query(query_object, *args, **kwargs)
+
+
+@lru_cache(maxsize=256)
+def _limited(text: str) -> str:
+    """A SELECT without a solution modifier gets LIMIT ROWS_PER_FOCUS; others unchanged."""
+    body = re.sub(r"(?im)^\s*(PREFIX|BASE)\b[^\n]*$", "", text).strip()
+    if re.match(r"(?i)SELECT\b", body) and not re.search(r"(?i)\b(LIMIT|OFFSET|ORDER\s+BY|GROUP\s+BY|HAVING)\b", body):
+        return text + f"\nLIMIT {ROWS_PER_FOCUS}"
+    return text
 
 
 class _SetList(list):
@@ -423,6 +487,58 @@ class _SetList(list):
     def append(self, item) -> None:
         super().append(item)
         self._members.add(item)
+
+
+def _shacl(work: Graph, shapes: Graph, focus_list: list[str]) -> Graph:
+    """pyshacl on the neighbourhood for the focus nodes only; returns the results graph.
+
+    Same options as kg.validate.validate_graph, run through _FocusValidator so that the
+    cost stays linear in the number of focus nodes (see there). Falls back to pyshacl's
+    entry point if its internals move (correct, only slower for large additions)."""
+    _speed_up_pyshacl()
+    try:
+        from pyshacl.graph_abstraction import DataGraph
+        validator_class = _focus_validator_class()
+    except ImportError:  # pragma: no cover - another pyshacl layout
+        _conforms, results, _text = shacl_validate(
+            work, shacl_graph=shapes, inference="none", advanced=True, inplace=True,
+            allow_warnings=True, allow_infos=True, abort_on_first=False, meta_shacl=False,
+            focus_nodes=focus_list)
+        return results
+    options = {"inference": "none", "advanced": True, "inplace": True, "allow_warnings": True,
+               "allow_infos": True, "abort_on_first": False, "focus_nodes": focus_list}
+    validator = validator_class(DataGraph.from_rdflib(work), shacl_graph=shapes, options=options)
+    _conforms, results, _text = validator.run()
+    return results
+
+
+@lru_cache(maxsize=1)
+def _focus_validator_class() -> type:
+    """A pyshacl Validator without its two steps that grow quadratically with the
+    number of focus nodes, same results:
+
+    - every evaluation of every shape (also of nested sh:node / property shapes, once
+      per value node) filters its focus nodes by membership in the *list* of requested
+      focus nodes: N x N term comparisons (2,000 measures: 89 million, 27 s). The
+      executor gets the same list with set-speed membership (_SetList).
+    - the text report is built by string concatenation, one result at a time (2,000
+      measures: 6,000 results, 9 s); nobody reads it (the findings come from the
+      results graph), so its texts are left empty.
+    """
+    from pyshacl import Validator
+
+    class _FocusValidator(Validator):
+        def make_executor(self):
+            executor = super().make_executor()
+            if executor.focus_nodes:
+                executor.focus_nodes = _SetList(executor.focus_nodes)
+            return executor
+
+        @classmethod
+        def create_validation_report(cls, sg, conforms: bool, results: list):
+            return super().create_validation_report(sg, conforms, [("", node, triples) for _text, node, triples in results])
+
+    return _FocusValidator
 
 
 def _speed_up_pyshacl() -> None:
@@ -448,9 +564,21 @@ def _speed_up_pyshacl() -> None:
 # ---------------------------------------------------------------------------------
 
 def _dangling(good: Graph, subjects: set, reader: _Reader, schema: _Schema, base: str) -> list[Finding]:
+    """References under the base to IRIs that nothing describes, with the closest
+    existing IRI suggested: candidates computed once per range or folder and one
+    suggestion per IRI (at most MAX_SUGGESTIONS per check), whatever the number of
+    references."""
     out = []
     checked: dict = {}
-    for subj, pred, obj in good:
+    hints: dict = {}
+    candidates_of: dict = {}
+
+    def candidates(key, compute) -> list[str]:
+        if key not in candidates_of:
+            candidates_of[key] = compute()
+        return candidates_of[key]
+
+    for subj, pred, obj in sorted(good, key=lambda t: (str(t[0]), str(t[1]), str(t[2]))):
         if not isinstance(obj, URIRef) or not str(obj).startswith(base) or obj in subjects:
             continue
         if obj in schema.described:
@@ -459,16 +587,23 @@ def _dangling(good: Graph, subjects: set, reader: _Reader, schema: _Schema, base
             checked[obj] = reader.exists(obj)
         if checked[obj]:
             continue
-        if pred == RDF.type or str(obj).startswith(base + "ontology#"):
-            candidates = sorted(str(c) for c in schema.described if isinstance(c, URIRef)
-                                and str(c).startswith(base + "ontology#"))
-        else:
-            rng = schema.ranges.get(pred)
-            candidates = reader.instances(rng) if rng is not None else []
-            if not candidates:
-                candidates = _same_folder(reader, str(obj))
+        ontology_term = pred == RDF.type or str(obj).startswith(base + "ontology#")
+        rng = None if ontology_term else schema.ranges.get(pred)
+        key = (obj, ontology_term, rng)
+        if key not in hints:
+            if len(hints) >= MAX_SUGGESTIONS:
+                hints[key] = "."
+            elif ontology_term:
+                hints[key] = _did_you_mean(str(obj), candidates("ontology", lambda: sorted(
+                    str(c) for c in schema.described if isinstance(c, URIRef) and str(c).startswith(base + "ontology#"))))
+            else:
+                found = candidates(("range", rng), lambda: reader.instances(rng)) if rng is not None else []
+                if not found:
+                    folder = str(obj)[: max(str(obj).rfind("/"), str(obj).rfind("#")) + 1]
+                    found = candidates(("folder", folder), lambda: _same_folder(reader, str(obj)))
+                hints[key] = _did_you_mean(str(obj), found)
         out.append(Finding("Violation", str(subj), str(pred), str(obj),
-                           f"{_c(obj)} does not exist" + _did_you_mean(str(obj), candidates)
+                           f"{_c(obj)} does not exist" + hints[key]
                            + " Correct the IRI, or add the entity in this change set.", "check:dangling"))
     return out
 
@@ -508,11 +643,57 @@ def _clashes(good: Graph, existing: dict, schema: _Schema) -> list[Finding]:
 
 def _numbers_taken(work: Graph, good: Graph, subjects: set, reader: _Reader, bkd: str, base: str) -> list[Finding]:
     """A new number that another action (of the same kind) or section of the same
-    programme already has, with a free number suggested."""
+    programme already has, with a free number suggested.
+
+    Linear in the addition: the holders of a number are looked up once per number and
+    kind (not once per entity holding it), the next free number once per kind,
+    programme and head (10 in 10.3), and a message names at most MAX_NAMED others."""
     number, in_programme, in_section = URIRef(bkd + "number"), URIRef(bkd + "inProgramme"), URIRef(bkd + "inSection")
     kinds = [(URIRef(bkd + "Measure"), "Measure"), (URIRef(bkd + "Annex1Item"), "Annex 1 item"),
              (URIRef(bkd + "Section"), "Section")]
     annex_sections = base + "annex1/section/"
+    types_of: dict = {}
+    programmes_of: dict = {}
+    holders_of: dict = {}
+    qualified_of: dict = {}
+    next_free: dict = {}
+
+    def types(other) -> set:
+        if other not in types_of:
+            types_of[other] = reader.types(other) | set(work.objects(other, RDF.type))
+        return types_of[other]
+
+    def programmes(other) -> set:
+        if other not in programmes_of:
+            programmes_of[other] = ({o for _, _, o in reader.triples(other, in_programme, inferred=True)}
+                                    | set(work.objects(other, in_programme)))
+        return programmes_of[other]
+
+    def holders(value) -> set:
+        if value not in holders_of:
+            holders_of[value] = ({o for o, _, _ in reader.triples(None, number, value, inferred=True)}
+                                 | set(good.subjects(number, value)))
+        return holders_of[value]
+
+    def group_of(cls, other) -> tuple:
+        """What must agree for two holders of a number to clash, besides the programme:
+        the kind and, for sections, the side of Annex 1."""
+        return cls, str(other).startswith(annex_sections) if cls.endswith("#Section") else None
+
+    def qualified(value, group: tuple) -> list[str]:
+        """The holders of value in group (kind, side of Annex 1, programme), sorted. The
+        holders of a value are sorted into their groups once, whatever the number of
+        groups asked for (as many as the addition has programmes)."""
+        if value not in qualified_of:
+            by_group: dict = {}
+            for other in holders(value):
+                for cls, _name in kinds:
+                    if cls in types(other):
+                        for prog in programmes(other):
+                            by_group.setdefault(group_of(cls, other) + (prog,), []).append(str(other))
+            qualified_of[value] = {g: sorted(members) for g, members in by_group.items()}
+        return qualified_of[value].get(group, [])
+
     out = []
     for subj in sorted(subjects, key=str):
         if (subj, number, None) not in good:
@@ -522,42 +703,62 @@ def _numbers_taken(work: Graph, good: Graph, subjects: set, reader: _Reader, bkd
         value = work.value(subj, number)
         if kind is None or programme is None or value is None:
             continue
-        cls, name = kind
-
-        def same_kind(other) -> bool:
-            types = reader.types(other) | set(work.objects(other, RDF.type))
-            if cls not in types:
-                return False
-            if cls.endswith("#Section"):
-                return str(other).startswith(annex_sections) == str(subj).startswith(annex_sections)
-            return True
-
-        def programmes(other) -> set:
-            return {o for _, _, o in reader.triples(other, in_programme, inferred=True)} | set(work.objects(other, in_programme))
-
-        holders = {o for o, _, _ in reader.triples(None, number, value, inferred=True)} | set(good.subjects(number, value))
-        others = sorted(str(o) for o in holders if o != subj and same_kind(o) and programme in programmes(o))
-        if not others:
+        if holders(value) <= {subj}:
             continue
+        cls, name = kind
+        group = group_of(cls, subj) + (programme,)
+        same = qualified(value, group)
+        count = len(same) - (str(subj) in same)
+        if not count:
+            continue
+        named = [o for o in same[: MAX_NAMED + 1] if o != str(subj)][:MAX_NAMED]
+        listed = ", ".join(_c(o) for o in named) + (f" and {count - len(named)} more" if count > len(named) else "")
         hint = ""
         if name != "Section" and "." in str(value):
             head = str(value).split(".")[0]
-            used, k, misses = 0, 1, 0
-            while misses < 6:
-                cand = Literal(f"{head}.{k}")
-                taken = any(o != subj and same_kind(o) and programme in programmes(o)
-                            for o in {x for x, _, _ in reader.triples(None, number, cand, inferred=True)}
-                            | set(good.subjects(number, cand)))
-                used, misses = (k, 0) if taken else (used, misses + 1)
-                k += 1
+            if (group, head) not in next_free:
+                used, k, misses = 0, 1, 0
+                while misses < 6:
+                    taken = bool(qualified(Literal(f"{head}.{k}"), group))
+                    used, misses = (k, 0) if taken else (used, misses + 1)
+                    k += 1
+                next_free[(group, head)] = used + 1
             section = work.value(subj, in_section)
             where = f" in {_c(section)}" if section is not None else ""
-            hint = f" The next free number{where} is {head}.{used + 1}."
+            hint = f" The next free number{where} is {head}.{next_free[(group, head)]}."
         out.append(Finding("Violation", str(subj), str(number), str(value),
                            f"{name} number {value} is already taken in {_c(programme)} by "
-                           f"{', '.join(_c(o) for o in others)}. Choose another number or, to change that "
+                           f"{listed}. Choose another number or, to change that "
                            f"entity, use its IRI.{hint}", "check:number-taken"))
     return out
+
+
+def _rewiring(subj, pred, obj, reader: _Reader, schema: _Schema, base: str) -> Finding:
+    """owl:sameAs / owl:equivalentClass / owl:equivalentProperty would merge two
+    entities (every fact of one becomes a fact of the other, for the build's rules,
+    HermiT and anyone reading the dump); rdfs:subClassOf / rdfs:subPropertyOf would
+    make a data entity a class or a property of the ontology. Neither is a fact about
+    an entity, which is all a change set may hold."""
+    if isinstance(obj, URIRef) and obj in schema.described:
+        what = f"{_c(obj)} (a term of the ontology)"
+    elif isinstance(obj, URIRef) and str(obj).startswith(base):
+        kinds = sorted(_c(o) for _, _, o in reader.triples(obj, RDF.type)
+                       if isinstance(o, URIRef) and o in schema.described)
+        what = (f"{_c(obj)} (an existing {', '.join(kinds[:3])})" if kinds
+                else f"{_c(obj)} (an existing entity)" if reader.exists(obj) else _c(obj))
+    else:
+        what = _show(obj) if not isinstance(obj, BNode) else f"_:{obj}"
+    if pred in MERGING:
+        message = (f"{_c(pred)} would merge {_c(subj)} with {what}: every fact of one would become a fact "
+                   "of the other. A change set describes entities; it cannot merge them or the ontology's "
+                   "terms. To link to the same thing elsewhere use skos:exactMatch or bkd:wikidata; to "
+                   "correct an entity, change its facts (with --replace).")
+    else:
+        message = (f"{_c(pred)} would rewire the ontology: it makes {_c(subj)} a "
+                   f"{'class' if pred == RDFS.subClassOf else 'property'} under {what}. Classes and properties "
+                   "are edited in ontology/bkd.ttl, not in a change set; give a data entity its class with "
+                   "rdf:type (a).")
+    return Finding("Violation", str(subj), str(pred), _lex(obj), message, "check:rewiring")
 
 
 def _already_present(good: Graph, present: set, subjects: set) -> list[Finding]:

@@ -1,13 +1,22 @@
-"""Reading and writing RDF files: rebasing, readable parse errors, atomic writes."""
+"""Reading and writing RDF files: rebasing, readable parse errors, atomic writes.
+
+Every parse of RDF text goes through parse_into, which never fetches anything: rdflib's
+JSON-LD parser would download a string @context and an @import (a request from the
+server to any address a steward names, and a file:// context reveals which files
+exist), so JSON-LD with a non-inline context is refused before rdflib sees it, and
+rdflib's context fetcher is replaced by one that refuses (_no_remote_contexts).
+Turtle's @prefix / @base are plain strings to rdflib: nothing to fetch.
+"""
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import re
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import ContextManager, Iterable, Iterator
 
 from rdflib import Dataset, Graph
 
@@ -67,13 +76,78 @@ def _syntax_message(err: Exception) -> str:
     return " ".join(msg.split())[:300]
 
 
+REMOTE_CONTEXT = "remote JSON-LD contexts are not fetched: inline the context (put the object in @context)"
+
+
+class RemoteContextRefused(ValueError):
+    """rdflib was about to fetch a JSON-LD context (see _no_remote_contexts)."""
+
+
 def parse_into(g: Graph, text: str, fmt: str, name: str) -> Graph:
-    """Parse rebased text into g; a syntax error becomes BadInput naming file and line."""
+    """Parse rebased text into g; a syntax error becomes BadInput naming file and line.
+    JSON-LD whose context is not inline is refused (nothing is fetched)."""
+    _no_remote_contexts()
+    if fmt == "json-ld":
+        check_jsonld_contexts(text, name)
     try:
         g.parse(data=settings().rebase(text), format=fmt, publicID=settings().base)
+    except RemoteContextRefused:
+        raise BadInput(f"{name}: {REMOTE_CONTEXT}") from None
     except Exception as e:  # rdflib raises many exception types for bad syntax
         raise BadInput(f"{name}: syntax error: {_syntax_message(e)}") from None
     return g
+
+
+def check_jsonld_contexts(text: str, name: str) -> None:
+    """Refuse JSON-LD with a context rdflib would fetch: an @context that is (or lists)
+    a string -- an IRI, relative or file: -- or an @import, anywhere in the document
+    (top level, nested node objects, scoped contexts of term definitions). Walks the
+    parsed JSON iteratively, so deep nesting costs no recursion."""
+    try:
+        data = json.loads(text)
+    except ValueError as e:
+        raise BadInput(f"{name}: syntax error: {_syntax_message(e)}") from None
+    except RecursionError:
+        raise BadInput(f"{name}: syntax error: JSON nested too deeply") from None
+    stack = [data]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, list):
+            stack.extend(node)
+            continue
+        if not isinstance(node, dict):
+            continue
+        if "@import" in node:
+            raise BadInput(f"{name}: {REMOTE_CONTEXT} (found \"@import\": {_short(node['@import'])})")
+        ctx = node.get("@context")
+        for item in ctx if isinstance(ctx, list) else [ctx]:
+            if isinstance(item, str):
+                raise BadInput(f"{name}: {REMOTE_CONTEXT} (found \"@context\": {_short(item)})")
+        stack.extend(node.values())
+
+
+def _short(value: object) -> str:
+    text = json.dumps(value, ensure_ascii=True)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _refuse_fetch(source, *args, **kwargs):
+    """Stands in for rdflib's source_to_json where rdflib fetches JSON-LD contexts."""
+    raise RemoteContextRefused(str(source)[:200])
+
+
+def _no_remote_contexts() -> None:
+    """Second layer under check_jsonld_contexts: rdflib (7.x) has no setting to turn
+    context fetching off, and rdflib.plugins.shared.jsonld.context calls its module's
+    source_to_json only to fetch a context (string @context or @import). Replace that
+    name in that module, once per process: any JSON-LD parse in the process then
+    fails instead of fetching."""
+    try:
+        from rdflib.plugins.shared.jsonld import context as jsonld_context
+    except ImportError:  # pragma: no cover - another rdflib layout; the JSON check stays
+        return
+    if getattr(jsonld_context, "source_to_json", None) is not _refuse_fetch:
+        jsonld_context.source_to_json = _refuse_fetch
 
 
 def load_files(paths: Iterable[Path], into: Graph | None = None) -> Graph:
@@ -107,13 +181,19 @@ def serialize(g: Graph | Dataset, fmt: str) -> bytes:
 
 
 @contextmanager
-def directory_lock(directory: Path) -> Iterator[None]:
-    """An exclusive flock on directory/.lock, across processes: one writer at a time;
-    waiting ones are served in turn."""
-    directory.mkdir(parents=True, exist_ok=True)
-    with open(directory / ".lock", "a+") as f:
+def file_lock(path: Path) -> Iterator[None]:
+    """An exclusive flock on the file path (created if missing), across processes: one
+    holder at a time; waiting ones are served in turn. The kernel releases it when
+    the holder dies, so a killed writer never leaves a stale lock."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as f:
         fcntl.flock(f, fcntl.LOCK_EX)
         try:
             yield
         finally:
             fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def directory_lock(directory: Path) -> ContextManager[None]:
+    """file_lock on directory/.lock."""
+    return file_lock(directory / ".lock")

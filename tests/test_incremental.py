@@ -245,3 +245,138 @@ def test_csv_addition_goes_through_the_same_check(store):
         "2.0 Lower Amu Darya \"(TKM, UZB)\"", "\"2.0 Lower Amu Darya (TKM, UZB)\""), fmt="csv")
     r = check_addition(g, store)
     assert r.conforms, r.text()
+
+
+# ---------------------------------------------------------------------------------
+# Merging entities and rewiring the ontology
+# ---------------------------------------------------------------------------------
+
+def test_same_as_and_schema_axioms_are_refused(results):
+    r = results["rewiring.ttl"]
+    assert not r.conforms
+    found = hits(r, "Violation", iri("measure/2.10"), "http://www.w3.org/2002/07/owl#sameAs", "check:rewiring")
+    assert found and found[0].value == iri("country/UZB")
+    assert found[0].message.startswith("owl:sameAs would merge bkdi:measure/2.10 with bkdi:country/UZB "
+                                       "(an existing bkd:Country)")
+    assert "skos:exactMatch or bkd:wikidata" in found[0].message
+    assert hits(r, "Violation", iri("measure/2.11"), "http://www.w3.org/2002/07/owl#sameAs", "check:rewiring",
+                "(an existing bkd:Measure)")
+    assert hits(r, "Violation", iri("place/termez"), "http://www.w3.org/2002/07/owl#equivalentClass",
+                "check:rewiring", "bkd:Country (a term of the ontology)")
+    sub_property = hits(r, "Violation", iri("country/UZB"), "http://www.w3.org/2000/01/rdf-schema#subPropertyOf",
+                        "check:rewiring")
+    assert sub_property and "would rewire the ontology" in sub_property[0].message
+    assert "edited in ontology/bkd.ttl" in sub_property[0].message
+    assert hits(r, "Violation", iri("kind/big-measure"), "http://www.w3.org/2000/01/rdf-schema#subClassOf",
+                "check:rewiring", "a class under bkd:Measure")
+    # one finding per refused triple, and nothing else: the axioms never reach the
+    # neighbourhood (the rules would apply them)
+    assert {f.shape for f in r.report.findings} == {"check:rewiring"}, r.text()
+    assert len(r.report.findings) == 5
+
+
+def test_same_as_to_a_new_entity_of_the_addition_is_refused_too(store):
+    g = Graph()
+    a, b = URIRef(iri("measure/10.1")), URIRef(iri("measure/10.2"))
+    g.add((a, URIRef("http://www.w3.org/2002/07/owl#sameAs"), b))
+    g.add((b, URIRef("http://www.w3.org/2002/07/owl#equivalentProperty"), URIRef(B("number"))))
+    r = check_addition(g, store)
+    assert [(f.focus, f.shape) for f in r.report.findings if f.severity == "Violation"] == [
+        (str(a), "check:rewiring"), (str(b), "check:rewiring")]
+
+
+# ---------------------------------------------------------------------------------
+# Size: the entity limit and linear cost
+# ---------------------------------------------------------------------------------
+
+def test_check_addition_enforces_the_entity_limit_first(store, monkeypatch):
+    from kg import incremental
+    from kg.errors import BadInput
+
+    addition = load("valid-10-measures.ttl")  # 10 measures and their section
+    monkeypatch.setenv("KG_MAX_ADDITION_ENTITIES", "10")
+    monkeypatch.setattr(incremental, "_schema", lambda: pytest.fail("checked before the limit"))
+    with pytest.raises(BadInput, match=r"^the addition: 11 entities, over the limit of 10 "
+                                       r"\(KG_MAX_ADDITION_ENTITIES\): split the addition$"):
+        check_addition(addition, store)
+    with pytest.raises(BadInput, match=r"valid-10-measures.ttl: 11 entities, over the limit of 10"):
+        load("valid-10-measures.ttl")
+
+
+def _generated(n: int, same_number: bool = False, dangling: bool = False) -> Graph:
+    """n new measures as benchmarks/check_scale.py makes them; optionally all with one
+    number already taken (2.10), or each in its own missing section."""
+    import re
+
+    from benchmarks.check_scale import addition_text
+    from kg import rdfio
+    from kg.namespaces import bind_all
+
+    text = addition_text(n)
+    if same_number:
+        text = re.sub(r'bkd:number "10\.\d+"', 'bkd:number "2.10"', text)
+    if dangling:
+        text = re.sub(r"(measure:10\.(\d+)\n(?:.*\n)*?    bkd:inSection section:)10\.0",
+                      lambda m: m.group(1) + f"9{m.group(2)}.0", text)
+    return rdfio.parse_into(bind_all(Graph()), text, "turtle", f"generated-{n}")
+
+
+def _work(store, addition: Graph) -> dict[str, int]:
+    """What a check costs, counted rather than timed: store lookups (index lookups of
+    kg.incremental._Reader) and RDF term comparisons (rdflib Identifier.__eq__: every
+    list membership test and linear scan over terms, in our code, rdflib or pyshacl,
+    goes through it; 2,000 measures made 89 million of them when a quadratic step was
+    left)."""
+    import rdflib.term
+
+    from kg import incremental
+
+    counts = {"lookups": 0, "comparisons": 0}
+    real_quads, real_eq = incremental._Reader.quads, rdflib.term.Identifier.__eq__
+
+    def quads(self, *args, **kwargs):
+        counts["lookups"] += 1
+        return real_quads(self, *args, **kwargs)
+
+    def eq(self, other):
+        counts["comparisons"] += 1
+        return real_eq(self, other)
+
+    incremental._Reader.quads = quads
+    rdflib.term.Identifier.__eq__ = eq
+    try:
+        check_addition(addition, store)
+    finally:
+        incremental._Reader.quads = real_quads
+        rdflib.term.Identifier.__eq__ = real_eq
+    return counts
+
+
+@pytest.mark.parametrize("shape", ["valid", "same-number", "dangling"])
+def test_check_cost_grows_linearly(store, shape):
+    """Doubling the addition at most ~doubles the work. A quadratic step (a scan of the
+    addition per entity, a list membership test, one pyshacl run per entity) shows as
+    a ratio of 2.8-3.2 already at these sizes; linear work gives ~2 (a fixed part
+    makes it a little less)."""
+    options = {"valid": {}, "same-number": {"same_number": True}, "dangling": {"dangling": True}}[shape]
+    check_addition(_generated(2, **options), store)  # warm caches
+    small, large = (_work(store, _generated(n, **options)) for n in (50, 100))
+    for what in small:
+        assert large[what] <= 2.25 * small[what], (what, small, large)
+    assert large["lookups"] / 101 < 15, "a bounded number of store lookups per entity"
+
+
+def test_many_holders_of_one_number_are_counted_not_listed(store):
+    r = check_addition(_generated(30, same_number=True), store)
+    taken = [f for f in r.report.findings if f.shape == "check:number-taken"]
+    assert len(taken) == 30
+    assert all("and 25 more." in f.message for f in taken), taken[0].message
+    assert "by bkdi:measure/10.10, bkdi:measure/10.11, bkdi:measure/10.12, bkdi:measure/10.13, " \
+           "bkdi:measure/10.14 and 25 more." in taken[0].message  # 29 others of the addition and measure/2.10
+    assert all("The next free number in bkdi:section/10.0 is 2.13." in f.message for f in taken)
+    # the SHACL uniqueness constraint reports at most a few others per measure
+    shacl = [f for f in r.report.findings if "is used twice in the same programme" in f.message]
+    per_focus = {}
+    for f in shacl:
+        per_focus[f.focus] = per_focus.get(f.focus, 0) + 1
+    assert per_focus and max(per_focus.values()) <= 5
