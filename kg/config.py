@@ -104,3 +104,18 @@ def settings() -> Settings:
     return Settings(base=base, root=ROOT, dist=dist, additions=additions, max_addition_bytes=max_bytes,
                     max_addition_entities=max_entities,
                     store=store, oxigraph_dir=ox_dir, sparql=_sparql_settings())
+
+
+@dataclass(frozen=True)
+class QueryLimits:
+    """Bounds every SPARQL query is held to before an engine sees it (kg.sparql_forms):
+    KG_QUERY_MAX_LENGTH characters (default 100,000) and KG_QUERY_MAX_DEPTH levels of
+    nested brackets (default 64; Oxigraph's recursive parser crashes the process on a
+    few thousand)."""
+    max_length: int
+    max_depth: int
+
+
+def query_limits() -> QueryLimits:
+    return QueryLimits(max_length=int(os.environ.get("KG_QUERY_MAX_LENGTH", "100000")),
+                       max_depth=int(os.environ.get("KG_QUERY_MAX_DEPTH", "64")))
