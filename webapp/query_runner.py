@@ -198,10 +198,12 @@ def _worker_main(conn, dist: str, env: dict[str, str], pdeathsig: bool = False,
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's business
     if pdeathsig and sys.platform.startswith("linux"):
         _die_with_parent()
-    confined = confine(memory)
     for key in [k for k in os.environ if k.startswith("KG_")]:
         del os.environ[key]
     os.environ.update(env)
+    # a worker of the sparql store forwards queries to its server: it keeps the network
+    # (SERVICE is still refused before a query is sent; the server answers for the rest)
+    confined = confine(memory, network=env.get("KG_STORE", "oxigraph").strip().lower() != "sparql")
     os.environ["KG_DIST"] = dist
     try:
         from kg.store import open_store
@@ -340,7 +342,7 @@ class QueryRunner:
             self._discard(w)
             raise WorkerFailed(msg[1])
         self.confinement = msg[2]
-        if not self.confinement.get("network_isolated") and not self._warned:
+        if self.confinement.get("network_isolated") is False and not self._warned:
             self._warned = True
             import logging
 

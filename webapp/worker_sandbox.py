@@ -1,7 +1,8 @@
 """Confinement of a SPARQL query worker process (webapp.query_runner), applied by the
 worker to itself before it opens the store.
 
-- No network: the worker moves into a new, empty network namespace (Linux
+- No network (except for the sparql store, whose workers forward queries to its
+  server): the worker moves into a new, empty network namespace (Linux
   unshare(CLONE_NEWNET); as root directly, otherwise inside a new user namespace
   where the kernel allows unprivileged ones). Whatever a query asks for, SERVICE
   included, the engine can reach no address, not even loopback. The query's tokens
@@ -74,7 +75,8 @@ def lower_priority() -> bool:
         return False
 
 
-def confine(memory: int) -> dict[str, bool]:
-    """Apply the three confinements to this process; which took effect."""
-    return {"network_isolated": isolate_network(), "memory_limited": limit_memory(memory),
+def confine(memory: int, network: bool = True) -> dict[str, bool | None]:
+    """Apply the confinements to this process; which took effect (network_isolated is
+    None when not asked for: a worker of the sparql store must reach its server)."""
+    return {"network_isolated": isolate_network() if network else None, "memory_limited": limit_memory(memory),
             "lower_priority": lower_priority()}
