@@ -307,7 +307,11 @@ def _generated(n: int, same_number: bool = False, dangling: bool = False) -> Gra
     """n new measures as benchmarks/check_scale.py makes them; optionally all with one
     number already taken (2.10), or each in its own missing section."""
     import re
+    import sys
 
+    root = str(Path(__file__).resolve().parent.parent)
+    if root not in sys.path:  # benchmarks/ is not installed: import it from the checkout
+        sys.path.insert(0, root)
     from benchmarks.check_scale import addition_text
     from kg import rdfio
     from kg.namespaces import bind_all

@@ -206,6 +206,6 @@ def test_check_scale_benchmark_runs(capsys, monkeypatch):
     rows = [line.split() for line in out.splitlines() if line.strip()[:1].isdigit()]
     assert [r[0] for r in rows] == ["3", "6"], out
     for r in rows:
-        float(r[2]), float(r[3])  # seconds and ms per entity are numbers
+        float(r[2]), float(r[3]), float(r[4])  # seconds, CPU seconds and ms per entity are numbers
         assert r[-1] == "yes", out
     assert os.environ["KG_MAX_ADDITION_ENTITIES"] == "4"
