@@ -7,7 +7,7 @@ KG_DIST  directory the build writes to and the store reads from (default dist/).
 KG_ADDITIONS  directory of accepted change sets (default data/additions/).
 KG_MAX_ADDITION_BYTES  largest change-set file accepted (default 5 MB).
 KG_MAX_ADDITION_ENTITIES  most entities (distinct subjects) in one addition (default
-         10,000): checked before any other work, so one upload cannot hold the
+         2,000): checked before any other work, so one upload cannot hold the
          writer lock for minutes.
 KG_STORE  the query store (kg.store): oxigraph (default; persistent, on disk in
           KG_OXIGRAPH_DIR, default <KG_DIST>/oxigraph), memory (rdflib, loaded from
@@ -32,7 +32,7 @@ class Settings:
     dist: Path
     additions: Path
     max_addition_bytes: int
-    max_addition_entities: int = 10_000
+    max_addition_entities: int = 2_000
     store: str = "oxigraph"
     oxigraph_dir: Path | None = None
     sparql: "SparqlSettings | None" = None
@@ -98,7 +98,7 @@ def settings() -> Settings:
     dist = Path(os.environ.get("KG_DIST", ROOT / "dist"))
     additions = Path(os.environ.get("KG_ADDITIONS", ROOT / "data" / "additions"))
     max_bytes = int(os.environ.get("KG_MAX_ADDITION_BYTES", str(5 * 1024 * 1024)))
-    max_entities = int(os.environ.get("KG_MAX_ADDITION_ENTITIES", "10000"))
+    max_entities = int(os.environ.get("KG_MAX_ADDITION_ENTITIES", "2000"))
     store = os.environ.get("KG_STORE", "oxigraph").strip().lower() or "oxigraph"
     ox_dir = Path(os.environ["KG_OXIGRAPH_DIR"]) if os.environ.get("KG_OXIGRAPH_DIR") else None  # None: <dist>/oxigraph
     return Settings(base=base, root=ROOT, dist=dist, additions=additions, max_addition_bytes=max_bytes,

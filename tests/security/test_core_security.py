@@ -188,7 +188,7 @@ def test_entity_limit_default_and_setting(monkeypatch):
     from kg.config import settings
 
     monkeypatch.delenv("KG_MAX_ADDITION_ENTITIES", raising=False)
-    assert settings().max_addition_entities == 10_000
+    assert settings().max_addition_entities == 2_000
     monkeypatch.setenv("KG_MAX_ADDITION_ENTITIES", "250")
     assert settings().max_addition_entities == 250
 
