@@ -528,3 +528,29 @@ def test_public_message_keeps_iris_and_drops_paths(app):
     assert "/srv" not in msg and "PermissionError" not in msg and "~/.config" not in msg
     assert msg.startswith("stewards.json: cannot read") and "x.json" in msg
     assert "<https://w3id.org/bukhara-deer/measure/9.9>" in msg
+
+
+def test_web_upload_with_remote_jsonld_context_is_refused_and_fetches_nothing(app):
+    from loopback import Listener
+
+    client, token = logged_in(app)
+    with Listener() as listener:
+        for doc in ('{"@context": "%sctx", "@id": "https://w3id.org/bukhara-deer/measure/99.1"}' % listener.url,
+                    '{"@context": {"@import": "%sctx"}, "@id": "https://w3id.org/bukhara-deer/measure/99.1"}'
+                    % listener.url):
+            r = client.post("/steward/check", data={"csrf_token": token, "format": "json-ld", "text": doc})
+            assert r.status_code == 400
+            assert "inline the context" in text_of(r)
+        assert listener.contacts == 0
+    still_answers(client)
+
+
+def test_web_upload_over_the_entity_limit_is_refused(env, monkeypatch):
+    monkeypatch.setenv("KG_MAX_ADDITION_ENTITIES", "3")
+    app = make_app(env)
+    client, token = logged_in(app)
+    text = "".join(measure(f"m{i}", f"99.{i}", f"Text {i}") for i in range(1, 6))
+    r = paste(client, token, text)
+    assert r.status_code == 400
+    assert "over the limit of 3 (KG_MAX_ADDITION_ENTITIES)" in text_of(r)
+    still_answers(client)
