@@ -30,6 +30,20 @@ def dist(tmp_path_factory) -> Path:
     return d
 
 
+@pytest.fixture(scope="module")
+def pristine(tmp_path_factory) -> Path:
+    """A dist/ of the shipped data alone (no change sets), built once per module, for
+    tests that copy it and write change sets into the copy."""
+    tmp = tmp_path_factory.mktemp("pristine")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("KG_ADDITIONS", str(tmp / "no-additions"))
+        mp.setenv("KG_DIST", str(tmp / "dist"))
+        from kg import build
+
+        build.write_dist(build.load_parts(), tmp / "dist")
+    return tmp / "dist"
+
+
 @pytest.fixture(scope="session")
 def store(dist):
     from kg.store import open_store

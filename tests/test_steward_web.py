@@ -53,19 +53,6 @@ DANGLING = PREFIXES + "measure:2.10 bkd:inSection section:10.0 .\n"
 # Fixtures
 # ---------------------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def pristine(tmp_path_factory) -> Path:
-    """dist/ of the shipped data alone (no change sets), built once for the module."""
-    tmp = tmp_path_factory.mktemp("steward-pristine")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("KG_ADDITIONS", str(tmp / "no-additions"))
-        mp.setenv("KG_DIST", str(tmp / "dist"))
-        from kg import build
-
-        build.write_dist(build.load_parts(), tmp / "dist")
-    return tmp / "dist"
-
-
 @pytest.fixture
 def env(pristine, tmp_path, monkeypatch):
     """Paths of this test's dist, additions and accounts, set in the environment

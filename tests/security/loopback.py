@@ -1,5 +1,6 @@
-"""A listener on a loopback port that records every connection: the address that the
-server must never contact (federated queries, remote JSON-LD contexts)."""
+"""A listener on a loopback port that records every connection (and the first bytes
+each one sent, to show what was asked if a test fails): the address that the server
+must never contact (federated queries, remote JSON-LD contexts)."""
 from __future__ import annotations
 
 import socket
@@ -12,13 +13,17 @@ class Listener:
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(16)
-        self.sock.settimeout(0.2)
+        self.sock.settimeout(0.1)
         self.port = self.sock.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}/"
-        self.contacts = 0
+        self.url = f"http://127.0.0.1:{self.port}"  # no trailing slash: add a path
+        self.requests: list[bytes] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
+
+    @property
+    def contacts(self) -> int:
+        return len(self.requests)
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -26,8 +31,12 @@ class Listener:
                 conn, _ = self.sock.accept()
             except OSError:
                 continue
-            self.contacts += 1
-            conn.close()
+            with conn:
+                conn.settimeout(0.5)
+                try:
+                    self.requests.append(conn.recv(200))
+                except OSError:
+                    self.requests.append(b"")
 
     def close(self) -> None:
         self._stop.set()

@@ -9,54 +9,19 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import pytest
+
+from loopback import Listener
 from rdflib import Graph
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 KG = Path(sys.executable).with_name("kg")
 REMOTE = "remote JSON-LD contexts are not fetched: inline the context (put the object in @context)"
-
-
-class Listener:
-    """A TCP listener on 127.0.0.1 that counts connections (and keeps the first bytes
-    each one sent, to show what was asked if a test fails)."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.sock.settimeout(0.1)
-        self.port = self.sock.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.requests: list[bytes] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                continue
-            with conn:
-                conn.settimeout(0.5)
-                try:
-                    self.requests.append(conn.recv(200))
-                except OSError:
-                    self.requests.append(b"")
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(2)
-        self.sock.close()
 
 
 @pytest.fixture

@@ -56,19 +56,6 @@ NEW_MEASURE = measure("9.9", "9.9", TEXT_99)
 # Fixtures and helpers
 # ---------------------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def pristine(tmp_path_factory) -> Path:
-    """dist/ of the shipped data alone, built once for the module."""
-    tmp = tmp_path_factory.mktemp("steward-security")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("KG_ADDITIONS", str(tmp / "no-additions"))
-        mp.setenv("KG_DIST", str(tmp / "dist"))
-        from kg import build
-
-        build.write_dist(build.load_parts(), tmp / "dist")
-    return tmp / "dist"
-
-
 @pytest.fixture
 def env(pristine, tmp_path, monkeypatch) -> dict:
     dist = tmp_path / "dist"
@@ -535,8 +522,8 @@ def test_web_upload_with_remote_jsonld_context_is_refused_and_fetches_nothing(ap
 
     client, token = logged_in(app)
     with Listener() as listener:
-        for doc in ('{"@context": "%sctx", "@id": "https://w3id.org/bukhara-deer/measure/99.1"}' % listener.url,
-                    '{"@context": {"@import": "%sctx"}, "@id": "https://w3id.org/bukhara-deer/measure/99.1"}'
+        for doc in ('{"@context": "%s/ctx", "@id": "https://w3id.org/bukhara-deer/measure/99.1"}' % listener.url,
+                    '{"@context": {"@import": "%s/ctx"}, "@id": "https://w3id.org/bukhara-deer/measure/99.1"}'
                     % listener.url):
             r = client.post("/steward/check", data={"csrf_token": token, "format": "json-ld", "text": doc})
             assert r.status_code == 400
