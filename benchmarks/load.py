@@ -25,7 +25,7 @@ import urllib.request
 from collections import Counter
 from pathlib import Path
 
-from benchmarks.web import pct, table
+from benchmarks.web import pct, stop, table
 
 # a cross product of the whole graph with itself: seconds to minutes on any engine
 HEAVY = ["SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f }",
@@ -125,11 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         for c in clients:
             c.join(5)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
     print(f"Pages under attack: {args.clients} clients looping heavy queries on /sparql "
           f"(KG_QUERY_TIMEOUT {args.timeout:g} s), {args.seconds:g} s per phase")
     rows = [[name, f"{p50:.1f}", f"{p95:.1f}", f"{mx:.1f}", str(n)] for name, (p50, p95, mx, n) in

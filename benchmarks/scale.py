@@ -211,11 +211,9 @@ def serve_ready(dist: Path, kind: str, env: dict, timeout: float = 180) -> tuple
                     time.sleep(0.05)
         return found[0], found[1]
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        from benchmarks.web import stop
+
+        stop(proc)
 
 
 def hermit(dist: Path, limit: float) -> float | None:

@@ -47,6 +47,17 @@ def sample(fn, iterations: int) -> list[float]:
     return out
 
 
+def stop(proc) -> None:
+    """End a server started for a benchmark: terminate, then kill after 10 s."""
+    import subprocess
+
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
 def pct(values: list[float], p: float) -> float:
     """The p-th percentile (nearest rank on the sorted values, interpolated)."""
     s = sorted(values)
