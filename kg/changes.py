@@ -158,7 +158,27 @@ def parse_input(path: Path | None = None, *, text: str | None = None, fmt: str |
     else:
         raise BadInput(f"{name}: unknown format '{fmt}' (use turtle, json-ld or csv)")
     check_size(g, name)
+    check_iris(g, name)
     return g
+
+
+def check_iris(addition: Graph, name: str = "the addition") -> None:
+    """Refuse IRIs that are not valid RFC 3987 IRIs (a space or `>` written as \\u0020
+    or \\u003E in Turtle, a bad cell in CSV): rdflib accepts them, no store or query
+    could hold them. Checked with Oxigraph's own IRI parser."""
+    import pyoxigraph as ox
+
+    seen: set[str] = set()
+    for triple in addition:
+        for term in triple:
+            if isinstance(term, URIRef) and term not in seen:
+                seen.add(term)
+                try:
+                    ox.NamedNode(str(term))
+                except ValueError as e:
+                    shown = str(term).encode("unicode_escape").decode("ascii")[:120]
+                    raise BadInput(f"{name}: invalid IRI <{shown}> ({e}); write IRIs without spaces, "
+                                   "angle brackets, braces or quotes") from None
 
 
 def entity_count(addition: Graph) -> int:

@@ -10,6 +10,7 @@ Turtle's @prefix / @base are plain strings to rdflib: nothing to fetch.
 from __future__ import annotations
 
 import fcntl
+import logging
 import json
 import os
 import re
@@ -22,6 +23,10 @@ from rdflib import Dataset, Graph
 
 from kg.config import settings
 from kg.errors import BadInput
+
+# rdflib logs "does not look like a valid URI" for each bad IRI it parses; the input
+# check (kg.changes.check_iris) refuses such IRIs with one clear message instead.
+logging.getLogger("rdflib.term").setLevel(logging.ERROR)
 
 FORMATS = {".ttl": "turtle", ".nt": "nt", ".jsonld": "json-ld", ".json": "json-ld",
            ".trig": "trig", ".nq": "nquads", ".rdf": "xml", ".owl": "xml"}

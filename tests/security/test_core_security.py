@@ -174,3 +174,15 @@ def test_check_scale_benchmark_runs(capsys, monkeypatch):
         float(r[2]), float(r[3]), float(r[4])  # seconds, CPU seconds and ms per entity are numbers
         assert r[-1] == "yes", out
     assert os.environ["KG_MAX_ADDITION_ENTITIES"] == "4"
+
+
+def test_invalid_iris_in_an_addition_are_bad_input_not_a_crash(kg, tmp_path):
+    """Turtle's \\u escapes let an upload write a space, `>` or `{` into an IRI; rdflib
+    takes it, no store could: refused with exit code 2 and one line."""
+    bad = tmp_path / "bad.ttl"
+    bad.write_text('@prefix bkd: <https://w3id.org/bukhara-deer/ontology#> .\n'
+                   '<https://w3id.org/bukhara-deer/measure/a\\u0020b\\u003E{> a bkd:Measure ; bkd:number "77.1" .\n',
+                   encoding="utf-8")
+    code, out, err = kg("check", str(bad))
+    assert code == 2, (code, err)
+    assert "invalid IRI" in err and "Traceback" not in err and "internal error" not in err
