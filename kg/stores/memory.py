@@ -7,6 +7,7 @@ format, so callers see the same types as from the other engines.
 """
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -15,6 +16,9 @@ from rdflib import Dataset, URIRef, Variable
 
 from kg.store import Engine, Result, Store, Term, dataset_file, prefixes, query_form, triples_result
 from kg.terms import from_ox, to_ox
+
+
+_RDFLIB = threading.Lock()
 
 
 class MemoryStore(Store):
@@ -31,6 +35,10 @@ class MemoryStore(Store):
         return store
 
     def _query(self, sparql: str, default_graph, named_graphs, bindings) -> Result:
+        with _RDFLIB:  # rdflib's SPARQL parser (pyparsing) is not thread-safe
+            return self._query_locked(sparql, default_graph, named_graphs, bindings)
+
+    def _query_locked(self, sparql: str, default_graph, named_graphs, bindings) -> Result:
         form = query_form(sparql)
         ds = self._ds if default_graph is None and named_graphs is None else \
             self._restricted(default_graph, named_graphs)
