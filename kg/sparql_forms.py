@@ -10,6 +10,7 @@ few thousand nested groups), and by the endpoint to negotiate result formats.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from kg.errors import BadInput
 from kg.sparql_lexer import Token, tokens
@@ -57,8 +58,17 @@ def _depth(toks: list[Token]) -> int:
 
 
 def inspect(sparql: str) -> QueryInfo:
+    """The query's form, SERVICE use and depth. Short texts are remembered: the app's
+    own queries are a few hundred constant texts, asked for on every page."""
+    return _inspect_cached(sparql) if len(sparql) <= 4096 else _inspect(sparql)
+
+
+def _inspect(sparql: str) -> QueryInfo:
     toks = list(tokens(sparql))
     return QueryInfo(_form(toks), any(t.keyword == "SERVICE" for t in toks), _depth(toks))
+
+
+_inspect_cached = lru_cache(maxsize=1024)(_inspect)
 
 
 def form(sparql: str) -> str | None:
