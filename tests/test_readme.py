@@ -1,6 +1,8 @@
-"""The README's examples are real: each `$ command` block in the examples section is
-run and its output compared. Run this file as a script to refresh the README after
-a deliberate change:  .venv/bin/python tests/test_readme.py"""
+"""The documentation's examples are real: each `$ command` block between the example
+markers of the pages of docs/ is run and its output compared, the query
+table lists every named query, the counts of docs/model.md match the graph, and every
+relative link points to a file that exists. Run this file as a script to refresh the
+pages after a deliberate change:  .venv/bin/python tests/test_readme.py"""
 from __future__ import annotations
 
 import os
@@ -12,7 +14,14 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
+DOCS = ROOT / "docs"
 BIN = Path(sys.executable).parent
+
+# The pages whose `<!-- examples -->` sections hold the examples, in this order.
+EXAMPLE_PAGES = [DOCS / "model.md", DOCS / "cli.md", DOCS / "validation.md"]
+STEWARD_PAGE = DOCS / "stewardship.md"      # the walk-through (`<!-- steward -->`)
+QUERIES_PAGE = DOCS / "queries.md"          # the table of competency queries (`<!-- queries -->`)
+MODEL_PAGE = DOCS / "model.md"              # what is in the graph, with its counts
 
 EXAMPLES = [
     "kg stats",
@@ -21,9 +30,9 @@ EXAMPLES = [
     'kg query "SELECT ?number ?priority WHERE { ?m a bkd:TransboundaryMeasure ; bkd:number ?number ; '
     'bkd:priorityAsGiven ?priority } ORDER BY ?number" --format csv',
     "kg export measures --format csv | head -3",
+    "kg query 'SELECT * WHERE { ?s bkd:number ?n '",
     "kg validate",
     "kg validate --reason | tail -1",
-    "kg query 'SELECT * WHERE { ?s bkd:number ?n '",
 ]
 
 
@@ -62,6 +71,16 @@ def blocks(readme: str, tag: str = "examples") -> list[tuple[str, str]]:
             re.finditer(r"```console\n\$ (.*?)\n(.*?)```", section, re.S)]
 
 
+def example_blocks() -> list[tuple[str, str]]:
+    """The example blocks of every page of EXAMPLE_PAGES, in order."""
+    return [b for page in EXAMPLE_PAGES for b in blocks(page.read_text(encoding="utf-8"))]
+
+
+def markdown_files() -> list[Path]:
+    """The pages whose links are checked: the README and every page of docs/."""
+    return [README, *sorted(DOCS.rglob("*.md"))]
+
+
 def render(dist: Path, commands: list[str] = EXAMPLES, additions: Path | None = None) -> str:
     return "\n".join(f"```console\n$ {c}\n{run(c, dist, additions)}\n```\n" for c in commands)
 
@@ -77,16 +96,16 @@ def steward_workspace(dist: Path, tmp: Path) -> tuple[Path, Path]:
 
 
 def test_readme_steward_walkthrough_prints_what_it_says(dist, tmp_path):
-    found = blocks(README.read_text(encoding="utf-8"), "steward")
-    assert [c for c, _ in found] == STEWARD, "README walk-through out of date: run tests/test_readme.py"
+    found = blocks(STEWARD_PAGE.read_text(encoding="utf-8"), "steward")
+    assert [c for c, _ in found] == STEWARD, "walk-through of docs/stewardship.md out of date: run tests/test_readme.py"
     d, adds = steward_workspace(dist, tmp_path)
     for command, shown in found:
         assert normalize(run(command, d, adds)) == normalize(shown.rstrip("\n")), command
 
 
 def test_readme_examples_print_what_it_says(dist):
-    found = blocks(README.read_text(encoding="utf-8"))
-    assert [c for c, _ in found] == EXAMPLES, "README examples out of date: run tests/test_readme.py"
+    found = example_blocks()
+    assert [c for c, _ in found] == EXAMPLES, "examples in docs/ out of date: run tests/test_readme.py"
     for command, shown in found:
         assert normalize(run(command, dist)) == normalize(shown.rstrip("\n")), command
 
@@ -94,9 +113,131 @@ def test_readme_examples_print_what_it_says(dist):
 def test_readme_lists_every_named_query():
     from kg.query import named_queries
 
-    text = README.read_text(encoding="utf-8")
+    text = QUERIES_PAGE.read_text(encoding="utf-8")
     for q in named_queries():
         assert f"`{q.name}`" in text, q.name
+
+
+def _table_rows(text: str, heading: str) -> dict[str, list[str]]:
+    """First column -> the other cells, of the first table under a `## heading`."""
+    section = text.split(f"\n## {heading}\n")[1].split("\n## ")[0]
+    return {cells[0]: cells[1:] for line in section.splitlines() if line.startswith("| ")
+            for cells in [[c.strip() for c in line.strip("|").split("|")]]}
+
+
+def test_model_page_counts_match_the_graph(kg):
+    """The table of docs/model.md counts the source's entities; they must be in the graph."""
+    import json
+
+    import rdflib
+
+    rows = _table_rows(MODEL_PAGE.read_text(encoding="utf-8"), "Contents")
+    code, out, err = kg("stats", "--format", "json")
+    assert code == 0, err
+    stats = json.loads(out)
+    assert rows["measures of sections 1.0-9.0"][0] == str(stats["measures"])
+    assert rows["Annex 1 range-wide items"][0] == str(stats["annex_items"])
+    wp, annex = rows["sections"][0].split(" + ")
+    assert int(wp) + int(annex) == stats["sections"]
+    assert rows["planning units"][0].startswith(f"{stats['populations']} populations + ")
+    assert rows["sites (Tj1 … Kz4), transboundary hotspots (5, 6, 7, 35, 38), named places"][0] == \
+        f"{stats['sites']}, {stats['hotspots']}, {stats['places']}"
+    footnotes, notes = rows["footnotes, data-quality notes"][0].split(", ")
+    assert int(footnotes) == stats["footnotes"]
+    # the source's gaps; the curated layer adds notes of its own, which kg stats also counts
+    g = rdflib.Graph().parse(ROOT / "data" / "quality-notes.ttl")
+    bkd = rdflib.Namespace("https://w3id.org/bukhara-deer/ontology#")
+    assert int(notes) == len(set(g.subjects(rdflib.RDF.type, bkd.DataQualityNote)))
+    # the countries of the source (data/countries.ttl; the curated layer adds CAMI's Range
+    # States, which kg stats also counts), with the Wikidata items the table names
+    g = rdflib.Graph().parse(ROOT / "data" / "countries.ttl")
+    countries = set(g.subjects(rdflib.RDF.type, bkd.Country))
+    linked = {(str(g.value(c, rdflib.SKOS.notation)), str(g.value(c, bkd.wikidata))) for c in countries}
+    named = set(re.findall(r"\b([A-Z]{3}) (Q\d+)", rows["countries"][1]))
+    assert {(c, f"http://www.wikidata.org/entity/{q}") for c, q in named} == linked
+    assert int(rows["countries"][0]) == len(named)
+
+
+def test_curation_page_counts_match_the_graph(kg):
+    """The figures of docs/curation.md: themes, CAMI species and Range States."""
+    text = re.sub(r"\s+", " ", (DOCS / "curation.md").read_text(encoding="utf-8"))
+    themes = int(re.search(r"\): (\d+) conservation themes", text).group(1))
+    assert "plus the six Annex 1 headings" in text
+    species, states = map(int, re.search(r"the (\d+) CAMI species .*? and (\d+) Range States", text).groups())
+    code, out, err = kg("query", "SELECT (COUNT(DISTINCT ?s) AS ?species) (COUNT(DISTINCT ?c) AS ?states) "
+                        "WHERE { bkdi:programme\\/cami-pow-2026-2032 bkd:species ?s ; bkd:rangeState ?c }",
+                        "--format", "csv")
+    assert code == 0, err
+    assert out.split() == ["species,states", f"{species},{states}"]
+    code, out, err = kg("query", "SELECT (COUNT(DISTINCT ?t) AS ?n) WHERE { ?t skos:topConceptOf bkdi:scheme\\/themes }",
+                        "--format", "csv")
+    assert code == 0, err
+    assert out.split() == ["n", str(themes + 6)]
+
+
+def test_readme_common_uses_are_real_commands():
+    """Every `kg …` line of the README's shell blocks parses, and names existing queries."""
+    import shlex
+
+    from kg.cli import parser
+    from kg.query import named_queries
+
+    names = {q.name for q in named_queries()}
+    commands = [re.sub(r"\s+# .*$", "", line)
+                for block in re.findall(r"```sh\n(.*?)```", README.read_text(encoding="utf-8"), re.S)
+                for line in block.splitlines() if line.startswith("kg ")]
+    assert len(commands) >= 5
+    for command in commands:
+        args = shlex.split(command)[1:]
+        parser().parse_args(args)                  # an unknown command or option exits: the test fails
+        if args[0] == "query" and len(args) > 1 and re.fullmatch(r"[a-z0-9][a-z0-9-]*", args[1]):
+            assert args[1] in names, command
+        for arg in args:
+            if re.fullmatch(r"[\w./-]+\.(ttl|csv|jsonld)", arg) and "/" in arg:
+                assert (ROOT / arg).exists(), command
+
+
+LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")
+
+
+def _slug(heading: str) -> str:
+    """GitHub's anchor of a heading."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def test_relative_links_point_to_existing_files():
+    broken = []
+    for page in markdown_files():
+        text = page.read_text(encoding="utf-8")
+        prose = re.sub(r"```.*?```", "", text, flags=re.S)       # code blocks are not links
+        prose = re.sub(r"`[^`\n]*`", "", prose)                   # nor inline code
+        for target in LINK.findall(prose):
+            if re.match(r"[a-z][a-z0-9+.-]*:", target, re.I) or target.startswith("#"):
+                continue                                          # http(s), mailto: and anchors
+            path, _, anchor = target.partition("#")
+            dest = (page.parent / path).resolve()
+            where = f"{page.relative_to(ROOT)}: {target}"
+            if not dest.exists():
+                broken.append(where)
+            elif anchor and dest.suffix == ".md":
+                headings = re.findall(r"^#+ (.*)$", re.sub(r"```.*?```", "", dest.read_text(encoding="utf-8"),
+                                                           flags=re.S), re.M)
+                if anchor not in {_slug(h) for h in headings}:
+                    broken.append(where + " (no such heading)")
+    assert not broken, broken
+
+
+def test_readme_is_a_short_front_page():
+    text = README.read_text(encoding="utf-8")
+    assert text.count("\n") < 250
+    assert "make run    # creates .venv, installs, builds and validates the graph" in text
+    assert "make test   # creates .venv, installs, runs the whole test suite" in text
+    for page in ["model", "cli", "queries", "web", "curation", "stewardship", "stores", "validation",
+                 "sources", "benchmarks", "deployment", "steward-security", "stewardship-limits"]:
+        assert f"](docs/{page}.md)" in text, page
+    assert "](SECURITY.md)" in text
+    for page in markdown_files():
+        assert not re.search(r"/work/main|/home/\w", page.read_text(encoding="utf-8")), page
 
 
 def _replace(text: str, tag: str, body: str) -> str:
@@ -112,10 +253,14 @@ if __name__ == "__main__":
     with tempfile.TemporaryDirectory() as d:
         os.environ.pop("KG_BASE", None)
         build.write_dist(build.load_parts(), Path(d))
-        text = _replace(README.read_text(encoding="utf-8"), "examples", render(Path(d)) + "\n")
+        for page in EXAMPLE_PAGES:
+            text = page.read_text(encoding="utf-8")
+            commands = [c for c, _ in blocks(text)]
+            page.write_text(_replace(text, "examples", render(Path(d), commands) + "\n"), encoding="utf-8")
         with tempfile.TemporaryDirectory() as w:
             wd, adds = steward_workspace(Path(d), Path(w))
-            text = _replace(text, "steward", render(wd, STEWARD, adds) + "\n")
+            text = _replace(STEWARD_PAGE.read_text(encoding="utf-8"), "steward", render(wd, STEWARD, adds) + "\n")
+            STEWARD_PAGE.write_text(text, encoding="utf-8")
     rows = "| name | question |\n|---|---|\n" + "".join(f"| `{q.name}` | {q.question} |\n" for q in query.named_queries())
-    README.write_text(_replace(text, "queries", rows), encoding="utf-8")
-    print("README examples and query table refreshed")
+    QUERIES_PAGE.write_text(_replace(QUERIES_PAGE.read_text(encoding="utf-8"), "queries", rows), encoding="utf-8")
+    print("examples, walk-through and query table of docs/ refreshed")

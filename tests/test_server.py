@@ -1,5 +1,5 @@
-"""The README's endpoint examples (curl and SPARQLWrapper) run for real against
-`kg serve`, so what the README shows is what a user gets."""
+"""The endpoint examples of docs/web.md (curl and SPARQLWrapper) run for real against
+`kg serve`, so what the documentation shows is what a user gets."""
 from __future__ import annotations
 
 import contextlib
@@ -8,12 +8,12 @@ import re
 import subprocess
 from pathlib import Path
 
-README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+WEB_PAGE = (Path(__file__).resolve().parent.parent / "docs" / "web.md").read_text(encoding="utf-8")
 DOC_URL = "http://127.0.0.1:5000"
 
 
 def code_blocks(lang: str) -> list[str]:
-    return re.findall(rf"```{lang}\n(.*?)```", README, re.S)
+    return re.findall(rf"```{lang}\n(.*?)```", WEB_PAGE, re.S)
 
 
 def test_readme_curl_examples(live_server, store):
