@@ -1,4 +1,4 @@
-"""Web settings from environment variables (documented in the README)."""
+"""Web settings from environment variables (documented in docs/web.md, docs/deployment.md and SECURITY.md)."""
 from __future__ import annotations
 
 import os
