@@ -5,7 +5,8 @@ The build writes dist/ (all files atomically):
   inferred.ttl                       only what the rules added
   shapes.ttl                         the SHACL shapes, rebased
   dataset.nq                         the same triples in named graphs: <base>graph/ontology,
-                                     graph/data, graph/curation (curated annotations),
+                                     graph/data, graph/curation (curated annotations, with
+                                     the crosswalk links kg.crosswalk derives from the reviews),
                                      graph/changesets (provenance),
                                      changeset/<id> (one per active change set), graph/inferred
 The store and the web app read dataset.nq; people read graph.ttl.
@@ -21,7 +22,7 @@ from pathlib import Path
 
 from rdflib import Dataset, Graph, URIRef
 
-from kg import rdfio, rules, sources
+from kg import crosswalk, rdfio, rules, sources
 from kg.config import settings
 from kg.namespaces import bind_all
 
@@ -56,6 +57,7 @@ def load_parts(extra_data: list[Path] | None = None, infer: bool = True,
     data = rdfio.load_files([*sources.data_files(), *(extra_data or [])], bind_all(Graph()))
     parts = Parts(ontology, data)
     parts.curation = rdfio.load_files(sources.curation_files(), bind_all(Graph()))
+    parts.curation += crosswalk.triples(parts.data, parts.curation)   # links that follow from the reviews
     apply_changesets(parts, [*sources.changeset_files(), *(extra_changesets or [])])
     if infer:
         parts.inferred = rules.infer(parts.merged())

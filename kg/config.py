@@ -5,6 +5,8 @@ KG_BASE  base IRI of every entity and of the ontology (default
          default; loading rewrites it, so one setting moves the whole graph.
 KG_DIST  directory the build writes to and the store reads from (default dist/).
 KG_ADDITIONS  directory of accepted change sets (default data/additions/).
+KG_REVIEWS_DIR  directory of the crosswalk review files that the curated links follow
+         from (kg.reviews; default data/curation/reviews/).
 KG_MAX_ADDITION_BYTES  largest change-set file accepted (default 5 MB).
 KG_MAX_ADDITION_ENTITIES  most entities (distinct subjects) in one addition (default
          2,000): checked before any other work, so one upload cannot hold the
@@ -36,6 +38,7 @@ class Settings:
     store: str = "oxigraph"
     oxigraph_dir: Path | None = None
     sparql: "SparqlSettings | None" = None
+    reviews: Path | None = None            # None: <data>/curation/reviews
 
     @property
     def ontology_dir(self) -> Path:
@@ -44,6 +47,10 @@ class Settings:
     @property
     def data_dir(self) -> Path:
         return self.root / "data"
+
+    @property
+    def reviews_dir(self) -> Path:
+        return self.reviews or self.data_dir / "curation" / "reviews"
 
     @property
     def queries_dir(self) -> Path:
@@ -101,9 +108,10 @@ def settings() -> Settings:
     max_entities = int(os.environ.get("KG_MAX_ADDITION_ENTITIES", "2000"))
     store = os.environ.get("KG_STORE", "oxigraph").strip().lower() or "oxigraph"
     ox_dir = Path(os.environ["KG_OXIGRAPH_DIR"]) if os.environ.get("KG_OXIGRAPH_DIR") else None  # None: <dist>/oxigraph
+    reviews = Path(os.environ["KG_REVIEWS_DIR"]) if os.environ.get("KG_REVIEWS_DIR") else None
     return Settings(base=base, root=ROOT, dist=dist, additions=additions, max_addition_bytes=max_bytes,
                     max_addition_entities=max_entities,
-                    store=store, oxigraph_dir=ox_dir, sparql=_sparql_settings())
+                    store=store, oxigraph_dir=ox_dir, sparql=_sparql_settings(), reviews=reviews)
 
 
 @dataclass(frozen=True)

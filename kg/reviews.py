@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from kg.config import settings
@@ -36,6 +36,7 @@ SHARED_FILE = "shared-actions.csv"
 ANNEX_COLUMNS = ["measure", "annex_item", "score", "decision", "reason"]
 SHARED_COLUMNS = ["measure_a", "measure_b", "score", "decision", "shared_action", "reason"]
 DECISIONS = {"same", "part", "none"}
+REVIEW_DATE = "2026-11-29"     # dcterms:created of the curated links generated from the decisions
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,7 @@ class Decision:
     decision: str       # same | part | none | "" (not yet decided)
     reason: str
     shared_action: str = ""
+    line: int = field(default=0, compare=False)   # line of the review file (0: not read from one)
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -60,12 +62,18 @@ def _key(number: str) -> tuple:
 
 
 def reviews_dir() -> Path:
-    return settings().data_dir / "curation" / "reviews"
+    """data/curation/reviews/, or KG_REVIEWS_DIR."""
+    return settings().reviews_dir
+
+
+def path_of(kind: str, directory: Path | None = None) -> Path:
+    """The review file of one kind (annex or shared)."""
+    return (directory or reviews_dir()) / (ANNEX_FILE if kind == "annex" else SHARED_FILE)
 
 
 def read(kind: str, directory: Path | None = None) -> list[Decision]:
     """The decisions of one review file (annex or shared); BadInput names a bad row."""
-    path = (directory or reviews_dir()) / (ANNEX_FILE if kind == "annex" else SHARED_FILE)
+    path = path_of(kind, directory)
     if not path.exists():
         return []
     columns = ANNEX_COLUMNS if kind == "annex" else SHARED_COLUMNS
@@ -75,9 +83,10 @@ def read(kind: str, directory: Path | None = None) -> list[Decision]:
         if reader.fieldnames != columns:
             raise BadInput(f"{path}: columns must be {', '.join(columns)}")
         for line, row in enumerate(reader, start=2):
+            row = {k: v or "" for k, v in row.items() if k}   # a short row: missing cells are empty
             d = Decision(kind, row[columns[0]].strip(), row[columns[1]].strip(), row["score"].strip(),
                          row["decision"].strip(), " ".join(row["reason"].split()),
-                         row.get("shared_action", "").strip())
+                         row.get("shared_action", "").strip(), line)
             if d.decision and d.decision not in DECISIONS:
                 raise BadInput(f"{path}, line {line}: decision {d.decision!r} (use same, part or none)")
             if d.decision and not d.reason:
@@ -92,7 +101,7 @@ def write(kind: str, decisions: list[Decision], directory: Path | None = None) -
     """Write a review file, best-scored first (kg.rdfio.atomic_write)."""
     from kg.rdfio import atomic_write
 
-    path = (directory or reviews_dir()) / (ANNEX_FILE if kind == "annex" else SHARED_FILE)
+    path = path_of(kind, directory)
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(ANNEX_COLUMNS if kind == "annex" else SHARED_COLUMNS)

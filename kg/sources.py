@@ -18,8 +18,10 @@ def data_files() -> list[Path]:
 
 
 def curation_files() -> list[Path]:
-    """Curated annotations (themes, classifications, shared actions, annex links, CAMI):
-    the project's readings, kept apart from the document's facts."""
+    """Curated annotations (themes, classifications, shared-action definitions, CAMI):
+    the project's readings, kept apart from the document's facts. The crosswalk links
+    (annex links, shared-action memberships) are not files: kg.crosswalk derives them
+    from the review decisions (kg.reviews)."""
     return sorted((settings().data_dir / "curation").glob("*.ttl"))
 
 

@@ -175,6 +175,18 @@ def test_curation_page_counts_match_the_graph(kg):
     assert out.split() == ["n", str(themes + 6)]
 
 
+def test_curation_page_states_the_ranking_of_the_crosswalk():
+    """The weights and cutoffs that docs/curation.md gives are kg.candidates'."""
+    from kg import candidates
+
+    text = re.sub(r"\s+", " ", (DOCS / "curation.md").read_text(encoding="utf-8"))
+    section = text.split("## How the crosswalk is reviewed")[1]
+    weights = re.search(r"with weight ([\d.]+), plus .*? with weight ([\d.]+)\.", section).groups()
+    assert tuple(map(float, weights)) == (candidates.TEXT_WEIGHT, candidates.TAG_WEIGHT)
+    cut = re.search(r"at least ([\d.]+) \(measure/Annex 1 item\) or ([\d.]+) \(measure/measure\)", section).groups()
+    assert tuple(map(float, cut)) == (candidates.CUTOFF["annex"], candidates.CUTOFF["shared"])
+
+
 def test_readme_common_uses_are_real_commands():
     """Every `kg …` line of the README's shell blocks parses, and names existing queries."""
     import shlex
