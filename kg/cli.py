@@ -274,6 +274,95 @@ def cmd_steward(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_curate(args: argparse.Namespace) -> int:
+    """The curated crosswalk's review (kg.curate): pairs still to decide, and progress."""
+    from kg import curate
+    from kg.store import open_store
+
+    if args.action == "suggest":
+        if args.limit < 0:
+            raise KGError("--limit must be 0 (all) or more")
+        found = curate.suggest(open_store(), for_=args.for_, decided=args.all)
+        if args.format == "json":
+            _out(json.dumps([{"score": s.score, "kind": s.kind, "a": s.a.number, "b": s.b.number,
+                              "a_iri": s.a.iri, "b_iri": s.b.iri, "decision": s.decision, "reason": s.reason,
+                              "shared_action": s.shared_action, "a_text": s.a.text, "b_text": s.b.text}
+                             for s in (found[:args.limit] if args.limit else found)], indent=2, ensure_ascii=False))
+            return 0
+        _out(_suggestions(found, args))
+        return 0
+    report = curate.report(open_store())
+    _out(json.dumps(report.as_dict(), indent=2, ensure_ascii=False) if args.format == "json"
+         else _report(report))
+    return 0
+
+
+def _suggestions(found: list, args: argparse.Namespace) -> str:
+    from kg import curate
+
+    where = f" for {args.for_}" if args.for_ else ""
+    undecided = sum(1 for s in found if not s.decision)
+    if not found or (not args.all and not undecided):
+        return f"nothing to decide{where}: every candidate pair has a decision in the review files"
+    shown = found[:args.limit] if args.limit else found
+    head = ["score", "kind", "measure", "with"] + (["decision"] if args.all else []) + ["text", "its text"]
+    rows = [[f"{s.score:.4f}", s.kind, curate.label(s.a), curate.label(s.b)]
+            + ([(s.decision + (f":{s.shared_action}" if s.shared_action else "")) or "-"] if args.all else [])
+            + [curate.shorten(s.a.text), curate.shorten(s.b.text)]
+            for s in shown]
+    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in [head, *rows]]
+    what = (f"{len(found)} pairs{where}, {len(found) - undecided} decided, {undecided} undecided" if args.all
+            else f"{undecided} undecided pair{'s' if undecided != 1 else ''}{where}")
+    lines.append(f"({len(shown)} of {what}; --limit 0 lists all)" if len(shown) < len(found) else f"({what})")
+    return "\n".join(lines)
+
+
+def _report(r) -> str:
+    from kg import curate, reviews
+    from kg.config import ROOT
+
+    d = reviews.reviews_dir()
+    where = d.relative_to(ROOT) if d.is_relative_to(ROOT) else d
+    lines = [f"Review of the crosswalk ({where}/)"]
+    if r.error:
+        lines.append(f"  the review files could not be read: {r.error}")
+    head = ["layer", "candidates", "decided", "undecided", "same", "part", "none"]
+    rows = [[x.title, *("-" if v is None else str(v) for v in (x.candidates, x.decided, x.undecided)),
+             *(str(x.decisions.get(k, 0)) for k in ("same", "part", "none"))] for x in r.layers]
+    widths = [max(len(row[i]) for row in [head, *rows]) for i in range(len(head))]
+    for row in [head, *rows]:
+        lines.append("  " + "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))))
+    if not r.ranked:
+        lines.append(f"  (candidates not ranked: more than {curate.MAX_RANKED} measures and Annex 1 items; "
+                     "same/part/none count every decision)")
+    for x in r.layers:
+        if x.below_cutoff:
+            lines.append(f"  {x.title}: {x.below_cutoff} decided pairs now rank under the cutoff")
+        if x.unknown:
+            lines.append(f"  {x.title}: {x.unknown} decisions name a measure or Annex 1 item the graph does not have")
+    lines += ["", "Links in the graph"]
+    for s, prop in (("same", "bkd:coveredByAnnexItem"), ("part", "bkd:contributesToAnnexItem")):
+        lines.append(f"  annex links, {curate.STRENGTHS[s]} ({prop}): {r.annex_links.get(s, 0)} links from "
+                     f"{r.annex_measures.get(s, 0)} measures to {r.annex_items.get(s, 0)} Annex 1 items")
+    lines.append(f"  shared actions (bkd:sharedAction): {len(r.memberships)} shared actions, "
+                 f"{sum(m.members for m in r.memberships)} memberships")
+    for m in r.memberships:
+        lines.append(f"    {m.members:3}  {m.label}")
+    lines += ["", f"Annex 1 items no measure feeds (neither strength): {len(r.unfed)} of {r.annex_total}"]
+    lines += [f"  {e.number:5}  {curate.shorten(e.text)}" for e in r.unfed]
+    lines += ["", f"Measures with no threat tag (bkd:threatClass): {len(r.untagged)} of {r.measure_total}"]
+    numbers, line = [e.number for e in r.untagged], "  "
+    for n in numbers:
+        if len(line) + len(n) + 2 > 88:
+            lines.append(line.rstrip(", ").rstrip())
+            line = "  "
+        line += n + ", "
+    if numbers:
+        lines.append(line.rstrip(", ").rstrip())
+    return "\n".join(lines)
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="kg", description="Bukhara Deer Knowledge Graph")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -359,6 +448,19 @@ def parser() -> argparse.ArgumentParser:
                     help="largest scale at which pages and serve are measured on memory (default 100)")
     be.add_argument("--hermit-limit", type=float, default=120.0, help="stop HermiT after this many seconds (0: skip)")
     be.set_defaults(func=cmd_bench)
+
+    cu = sub.add_parser("curate", help="the curated crosswalk's review: pairs to decide (suggest), progress (report)")
+    cs = cu.add_subparsers(dest="action", required=True, metavar="ACTION")
+    su = cs.add_parser("suggest", help="candidate pairs with no decision in the review files, best first")
+    su.add_argument("--for", dest="for_", metavar="IRI_OR_NUMBER",
+                    help="only the pairs of this measure (2.10, or its IRI) or Annex 1 item (annex 6.2)")
+    su.add_argument("--limit", type=int, default=20, metavar="N", help="show at most N pairs (default 20; 0: all)")
+    su.add_argument("--all", action="store_true", help="also the decided pairs, with their decision")
+    su.add_argument("--format", choices=["text", "json"], default="text")
+    su.set_defaults(func=cmd_curate)
+    rp = cs.add_parser("report", help="candidates, decided and undecided per layer; links by strength; gaps")
+    rp.add_argument("--format", choices=["text", "json"], default="text")
+    rp.set_defaults(func=cmd_curate)
 
     st = sub.add_parser("steward", help="manage the steward accounts of the web page /steward ($KG_STEWARDS)")
     st.add_argument("action", choices=["add", "remove", "logout", "list"],

@@ -33,6 +33,10 @@ formula (kg.csvsafe), and this undoes it, so export -> import keeps every value.
                  "; "; if given, they must be the types the responsibility names
   countries      ISO codes separated by "; " (UZB; TKM)
   text           the verbatim text
+  themes, iucn_action_classes, threat_classes, shared_action, annex_items,
+  annex_items_in_part
+                 curated (kg.export.CURATED): exported for reading only; a row that
+                 fills one is refused
 
 Each row becomes an action with rdfs:label "Measure N"@en / "Annex 1 item N"@en,
 bkd:inProgramme and, for Annex 1 items, the bkd:takenFrom / bkd:toBeIntegratedInto of
@@ -228,7 +232,8 @@ def csv_to_graph(text: str, name: str, reference: Graph | None = None) -> Graph:
         for col in CURATED:
             if row.get(col):
                 err(col, "curated columns are exported for reading only: tag themes and classes with "
-                         "justified annotations in data/curation, not through CSV rows; leave it empty")
+                         "justified annotations in data/curation, and decide annex links and shared actions "
+                         "in its review files (kg curate), not through CSV rows; leave it empty")
         for col in REQUIRED:
             if not row.get(col):
                 err(col, "empty; this column is required")

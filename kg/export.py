@@ -20,11 +20,16 @@ from kg.store import Store
 COLUMNS = ["iri", "programme", "kind", "number", "section", "planning_unit", "priority",
            "responsibility", "actor_types", "countries", "text",
            # curated annotations (data/curation), not source text
-           "themes", "iucn_action_classes", "threat_classes", "shared_action"]
-CURATED = ("themes", "iucn_action_classes", "threat_classes", "shared_action")
+           "themes", "iucn_action_classes", "threat_classes", "shared_action",
+           "annex_items", "annex_items_in_part"]
+# read-only in CSV change sets (kg.csv_import refuses a row that fills one). annex_items:
+# the Annex 1 items (numbers) covering the same action (bkd:coveredByAnnexItem);
+# annex_items_in_part: those the measure contributes to in part (bkd:contributesToAnnexItem)
+CURATED = ("themes", "iucn_action_classes", "threat_classes", "shared_action", "annex_items", "annex_items_in_part")
 
 SEP = "; "
-MULTI = ("actor_types", "countries", "themes", "iucn_action_classes", "threat_classes")
+MULTI = ("actor_types", "countries", "themes", "iucn_action_classes", "threat_classes", "annex_items",
+         "annex_items_in_part")
 
 MEASURES = """
 SELECT ?iri ?programme ?kind ?number ?section ?planning_unit ?priority ?responsibility
@@ -33,6 +38,8 @@ SELECT ?iri ?programme ?kind ?number ?section ?planning_unit ?priority ?responsi
        (GROUP_CONCAT(DISTINCT ?themeLabel; separator="; ") AS ?themes)
        (GROUP_CONCAT(DISTINCT ?actionCode; separator="; ") AS ?iucn_action_classes)
        (GROUP_CONCAT(DISTINCT ?threatCode; separator="; ") AS ?threat_classes) ?shared_action
+       (GROUP_CONCAT(DISTINCT ?annexSame; separator="; ") AS ?annex_items)
+       (GROUP_CONCAT(DISTINCT ?annexPart; separator="; ") AS ?annex_items_in_part)
 WHERE {
   ?iri a bkd:Action ; bkd:number ?number ; bkd:text ?text ; bkd:inProgramme ?prog .
   ?prog rdfs:label ?programme .
@@ -43,6 +50,8 @@ WHERE {
   OPTIONAL { ?iri bkd:actionClass/skos:notation ?actionCode }
   OPTIONAL { ?iri bkd:threatClass/skos:notation ?threatCode }
   OPTIONAL { ?iri bkd:sharedAction/rdfs:label ?shared_action }
+  OPTIONAL { ?iri bkd:coveredByAnnexItem/bkd:number ?annexSame }
+  OPTIONAL { ?iri bkd:contributesToAnnexItem/bkd:number ?annexPart }
   OPTIONAL { ?iri bkd:planningUnit/rdfs:label ?planning_unit }
   OPTIONAL { ?iri bkd:priorityAsGiven ?priority }
   OPTIONAL { ?iri bkd:responsibility ?responsibility }

@@ -178,3 +178,14 @@ def test_curated_columns_are_refused(store):
     row = export.measures(store)[0]
     with pytest.raises(BadInput, match="curated columns are exported for reading only"):
         csv_to_graph(export.to_csv([row]), "tagged.csv")
+
+
+@pytest.mark.parametrize("column", ["annex_items", "annex_items_in_part"])
+def test_annex_link_columns_are_curated_and_refused(rows, column):
+    """The Annex 1 links (same action, in part) are exported for reading: a row that
+    fills one is refused, naming the column; left empty, the row converts."""
+    assert column in export.CURATED and column in export.MULTI
+    row = {**next(r for r in rows if r["kind"] == "measure"), "iri": "", "number": "2.95"}
+    assert csv_to_graph(to_csv([row]), "ok.csv")
+    with pytest.raises(BadInput, match=rf"line 2, column {column}: curated columns are exported for reading only"):
+        csv_to_graph(to_csv([{**row, column: "1.5"}]), "tagged.csv")

@@ -140,6 +140,43 @@ def test_annex_items_without_priority(store):
     assert all(row["notes"] for row in rows), "each gap is explained by a data-quality note"
 
 
+def _annex_decisions() -> dict[tuple[str, str], set[str]]:
+    """(Annex 1 item number, strength) -> measure numbers, from the curators' review file
+    (data/curation/reviews/annex-links.csv): `same` decisions become the links of strength
+    "same action", `part` decisions those "in part" (the build follows them)."""
+    from kg import reviews
+
+    strength = {"same": "same action", "part": "in part"}
+    out: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for d in reviews.read("annex"):
+        if d.decision in strength:
+            out[(d.b, strength[d.decision])].add(d.a)
+    return out
+
+
+def test_annex_items_with_feeding_measures(store):
+    expected = _annex_decisions()
+    rows = select(store, "annex-items-with-feeding-measures")
+    got = {(row["number"], row["strength"]): set(row["measures"].split(", ")) for row in rows}
+    assert got == expected
+    assert all(int(row["measureCount"]) == len(expected[(row["number"], row["strength"])]) for row in rows)
+    assert {row["strength"] for row in rows} <= {"same action", "in part"}
+    order = [tuple(map(int, row["number"].split("."))) for row in rows]
+    assert order == sorted(order), "in Annex 1 order"
+    for a, b in zip(rows, rows[1:]):
+        if a["number"] == b["number"]:
+            assert (a["strength"], b["strength"]) == ("same action", "in part"), "the stronger link first"
+
+
+def test_annex_items_without_feeders(store):
+    fed = {number for number, _ in _annex_decisions()}
+    expected = [r["number"] for r in ANNEX if r["number"] not in fed]
+    rows = select(store, "annex-items-without-feeders")
+    assert [row["number"] for row in rows] == expected, "every item no measure feeds, in Annex 1 order"
+    headings = {r["number"]: r["section"]["heading"] for r in ANNEX}
+    assert all(headings[row["number"]] in row["section"] for row in rows)
+
+
 def test_actor_types_ranked(store):
     patterns = {"Governmental organisations": r"\bGOs\b", "Non-governmental organisations": r"\bNGOs\b",
                 "Scientific institutions": r"(?i)scientific institut", "Private business": r"private business",
@@ -154,6 +191,13 @@ def test_actor_types_ranked(store):
     assert totals == sorted(totals, reverse=True), "ranked by number of actions"
 
 
+# gap lists: empty once the gap is closed (their own tests derive what they must list)
+MAY_BE_EMPTY = {"annex-items-without-feeders": lambda: len({n for n, _ in _annex_decisions()}) == len(ANNEX)}
+
+
 @pytest.mark.parametrize("name", [q.name for q in query.named_queries()])
 def test_every_query_runs_and_answers(store, name):
+    if name in MAY_BE_EMPTY and MAY_BE_EMPTY[name]():
+        assert select(store, name) == [], f"{name}: nothing is missing, so it lists nothing"
+        return
     assert select(store, name), f"{name} returned no rows"

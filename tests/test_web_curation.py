@@ -43,6 +43,7 @@ class Page(HTMLParser):
         self.cells: dict[tuple[str, str], dict] = {}   # (theme slug, column key) -> attrs + href
         self.list_rows: list[str] = []                 # hrefs of the measures list rows
         self.occurrences: dict[str, str] = {}          # trace rows: action path -> priority as printed
+        self.strengths: dict[str, str] = {}            # trace rows feeding an Annex 1 item: path -> same | part
         self._theme = self._cell = self._row = None
         self._in_num = False
 
@@ -58,6 +59,8 @@ class Page(HTMLParser):
         if tag == "tr":
             self._theme = a.get("data-theme", self._theme)
             self._row = a.get("data-action")
+            if self._row and a.get("data-strength"):
+                self.strengths[self._row] = a["data-strength"]
         if tag == "td":
             if "data-col" in a:
                 self._cell = {"count": int(a["data-count"]), "class": a.get("class", "")}
@@ -195,14 +198,162 @@ def test_trace_of_a_measure_starts_from_its_shared_action(client, store):
 
 
 def test_trace_of_annex_item_lists_the_measures_that_feed_it(client, store):
-    want = {path(r["m"].value) for r in select(
-        store, f"SELECT ?m WHERE {{ ?m bkd:coveredByAnnexItem <{BASE}annex1/3.2> }}")}
-    assert want == {"/measure/1.5", "/measure/5.5"}
+    want = feeders(store)[BASE + "annex1/3.2"]
+    assert want
     page = html(client.get("/trace/annex1/3.2"))
-    assert set(parse(page).occurrences) == want
+    assert parse(page).strengths == want
+    assert set(parse(page).occurrences) == set(want)
     assert 'href="/programme/cami-pow-2026-2032"' in page
     for r in select(store, f"SELECT ?x WHERE {{ <{BASE}annex1/3.2> bkd:theme|bkd:actionClass|bkd:targetSpecies ?x }}"):
         assert f'href="{path(r["x"].value)}"' in page
+
+
+# measure -> Annex 1 item, with the strength of the link ("same" wins if both are given)
+ANNEX_LINKS = """SELECT ?m ?item ?strength WHERE {
+  { ?m bkd:coveredByAnnexItem ?item . BIND("same" AS ?strength) }
+  UNION { ?m bkd:contributesToAnnexItem ?item . BIND("part" AS ?strength) } }"""
+
+
+def feeders(store) -> dict[str, dict[str, str]]:
+    """Annex 1 item IRI -> {measure path: strength} of the measures that feed it."""
+    out: dict[str, dict[str, str]] = defaultdict(dict)
+    for r in select(store, ANNEX_LINKS):
+        got = out[r["item"].value]
+        m = path(r["m"].value)
+        if got.get(m) != "same":
+            got[m] = r["strength"].value
+    return out
+
+
+def annex_items(store) -> list[str]:
+    return sorted((r["i"].value for r in select(store, "SELECT ?i WHERE { ?i a bkd:Annex1Item }")),
+                  key=lambda i: tuple(map(int, slug(i).split("."))))
+
+
+def test_every_annex_item_says_how_it_is_fed(client, store):
+    """The trace page and the entity page of each Annex 1 item: its measures with the
+    strength of each link, and the line "fed by N measures in M planning units"."""
+    fed = feeders(store)
+    units = defaultdict(set)
+    for r in select(store, "SELECT ?m ?u WHERE { ?m a bkd:Measure ; bkd:planningUnit ?u }"):
+        units[path(r["m"].value)].add(r["u"].value)
+    assert fed, "the graph has annex links"
+    for item in annex_items(store):
+        want = fed.get(item, {})
+        page = html(client.get("/trace" + path(item)))
+        assert parse(page).strengths == want, item
+        same, part = sum(1 for s in want.values() if s == "same"), sum(1 for s in want.values() if s == "part")
+        n_units = len({u for m in want for u in units[m]})
+        line = re.search(r'<p class="fed-by" data-measures="(\d+)" data-same="(\d+)" data-part="(\d+)" '
+                         r'data-units="(\d+)">([^<]*)', page)
+        assert tuple(map(int, line.groups()[:4])) == (len(want), same, part, n_units), item
+        text = line.group(5).strip().rstrip(".")
+        if want:
+            assert text.startswith(f"Fed by {len(want)} measure{'s' if len(want) != 1 else ''} in {n_units} "
+                                   f"planning unit{'s' if n_units != 1 else ''}: {same} same action, {part} in part")
+            without = sum(1 for m in want if not units[m])
+            assert (f"{without} of them for several or all populations" in text) == bool(without), text
+        else:
+            assert text.startswith("Fed by no measure") and "No measure is linked to this item" in page
+        for m, strength in want.items():
+            row = page[page.index(f'data-action="{m}"'):]
+            row = row[:row.index("</tr>")]
+            label = "same action" if strength == "same" else "in part"
+            assert f'<span class="tag strength-{strength}">{label}</span>' in row
+        entity = html(client.get(path(item)))
+        start = entity.index(f"<h2>{text} (curated links)</h2>")
+        panel = entity[start:entity.index("</section>", start)]
+        for strength, title in (("same", "Same action"), ("part", "In part")):
+            ms = [m for m, s in want.items() if s == strength]
+            if ms:
+                group = panel[panel.index(f"<h3>{title} ({len(ms)})</h3>"):]
+                group = group[:group.index("</ul>")]
+                assert set(re.findall(r'href="([^"]+)"', group)) == set(ms), (item, strength)
+            else:
+                assert f"<h3>{title} (" not in panel
+        assert f'href="/trace{path(item)}">Trace this item' in panel and 'href="/curation"' in panel
+
+
+def test_trace_of_a_measure_shows_the_strength_of_each_annex_item(client, store):
+    by_measure: dict[str, dict[str, str]] = defaultdict(dict)
+    for item, ms in feeders(store).items():
+        for m, strength in ms.items():
+            by_measure[m][path(item)] = strength
+    both = [m for m, v in by_measure.items() if len(set(v.values())) == 2]
+    for m in (both or list(by_measure))[:5]:
+        page = html(client.get("/trace" + m))
+        section = page[page.index("Annex 1 items it feeds"):]
+        section = section[:section.index('<div class="trace-grid">')]
+        got = dict((h, s) for s, h in re.findall(r'<li data-strength="(same|part)"><a href="([^"]+)"', section))
+        assert got == by_measure[m], m
+
+
+def test_trace_index_lists_the_annex_items_no_measure_feeds(client, store):
+    fed = feeders(store)
+    want = [path(i) for i in annex_items(store) if i not in fed]
+    page = html(client.get("/trace/"))
+    gaps = page[page.index('<section class="gaps" id="unfed">'):]
+    gaps = gaps[:gaps.index("</section>")]
+    assert re.search(rf'<span class="n">{len(want)}</span>', gaps)
+    assert re.findall(r'<a href="/trace(/annex1/[^"]+)"', gaps) == want
+    assert 'href="/curation"' in gaps
+
+
+def test_curation_page_shows_the_figures_of_kg_curate_report(client, store):
+    from kg import curate
+
+    r = curate.report(store)
+    page = html(client.get("/curation"))
+    for x in r.layers:
+        row = page[page.index(f'<tr data-layer="{x.kind}">'):]
+        row = row[:row.index("</tr>")]
+        cells = dict(re.findall(r'data-n="(\w+)">([^<]*)<', row))
+        assert cells == {"candidates": str(x.candidates), "decided": str(x.decided), "undecided": str(x.undecided),
+                         **{k: str(x.decisions.get(k, 0)) for k in ("same", "part", "none")}}, x.kind
+        assert x.candidates == x.decided + x.undecided
+    for key, prop in (("same", "coveredByAnnexItem"), ("part", "contributesToAnnexItem")):
+        n = len(select(store, f"SELECT ?m ?i WHERE {{ ?m bkd:{prop} ?i }}"))
+        assert re.search(rf'<li data-strength="{key}">.*?</span> {n} links \(<code>bkd:{prop}</code>\)', page)
+    members = {r_["s"].value: int(r_["n"].value) for r_ in select(
+        store, "SELECT ?s (COUNT(DISTINCT ?m) AS ?n) WHERE { ?s a bkd:SharedAction OPTIONAL { ?m bkd:sharedAction ?s } } GROUP BY ?s")}
+    for s, n in members.items():
+        assert re.search(rf'<a href="/trace{re.escape(path(s))}">[^<]+</a>: {n} measures?</li>', page), s
+    fed = feeders(store)
+    unfed = [path(i) for i in annex_items(store) if i not in fed]
+    gaps = page[page.index('<section class="gaps" id="unfed">'):]
+    gaps = gaps[:gaps.index("</section>")]
+    assert re.findall(r'<a href="/trace(/annex1/[^"]+)"', gaps) == unfed
+    untagged = {path(r_["m"].value) for r_ in select(
+        store, "SELECT ?m WHERE { ?m a bkd:Measure FILTER NOT EXISTS { ?m bkd:threatClass ?t } }")}
+    section = page[page.index('<section class="gaps" id="untagged">'):]
+    section = section[:section.index("</section>")]
+    assert re.search(rf'<span class="n">{len(untagged)}</span>', section)
+    assert set(re.findall(r'<a href="(/measure/[^"]+)"', section)) == untagged
+    assert 'href="/curation"' in html(client.get("/trace/"))
+
+
+def test_annex_columns_of_the_csv_download_and_kg_export(client, store):
+    from kg import export
+
+    want: dict[str, dict[str, set[str]]] = defaultdict(lambda: {"same": set(), "part": set()})
+    for r in select(store, """SELECT ?m ?n ?strength WHERE {
+          { ?m bkd:coveredByAnnexItem/bkd:number ?n . BIND("same" AS ?strength) }
+          UNION { ?m bkd:contributesToAnnexItem/bkd:number ?n . BIND("part" AS ?strength) } }"""):
+        want[path(r["m"].value)][r["strength"].value].add(r["n"].value)
+    assert want, "the graph has annex links"
+    resp = client.get("/measures?format=csv")
+    rows = list(csv.DictReader(io.StringIO(resp.get_data(as_text=True))))
+    assert list(rows[0]) == export.COLUMNS
+    cols = export.COLUMNS
+    assert cols.index("annex_items_in_part") == cols.index("annex_items") + 1
+    exported = {r["iri"]: r for r in export.measures(store)}
+    for r in rows:
+        got = {"same": set(filter(None, r["annex_items"].split("; "))),
+               "part": set(filter(None, r["annex_items_in_part"].split("; ")))}
+        assert got == want.get(path(r["iri"]), {"same": set(), "part": set()}), r["iri"]
+        assert (r["annex_items"], r["annex_items_in_part"]) == (exported[r["iri"]]["annex_items"],
+                                                                 exported[r["iri"]]["annex_items_in_part"])
+    assert {"annex_items", "annex_items_in_part"} <= set(export.CURATED)
 
 
 def test_trace_of_plain_measure_and_unknown(client):

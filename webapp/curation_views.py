@@ -1,6 +1,8 @@
 """Views over the curated annotations of issue 5 (graph/curation): the index of
 bkd:CuratedAnnotation nodes (justification of every curated link), the theme x planning
-unit matrix, and the trace of a measure, shared action or Annex 1 item.
+unit matrix, the trace of a measure, shared action or Annex 1 item (whose measures feed
+it as the same action, bkd:coveredByAnnexItem, or in part, bkd:contributesToAnnexItem),
+and the coverage of the curated crosswalk (issue 11, kg.curate).
 
 Everything here that comes from a curated link carries its Note (the annotation node,
 its one-line justification and the agent it is attributed to), so the pages can mark
@@ -38,7 +40,12 @@ def expand(pname: str) -> ox.NamedNode:
 
 
 # the curated properties a trace follows (local names in bkd:)
-CURATED_PROPS = ("theme", "actionClass", "threatClass", "sharedAction", "coveredByAnnexItem", "targetSpecies")
+CURATED_PROPS = ("theme", "actionClass", "threatClass", "sharedAction", "coveredByAnnexItem",
+                 "contributesToAnnexItem", "targetSpecies")
+# the two strengths of a link from a measure to an Annex 1 item, strongest first:
+# (key, property in bkd:, how the pages say it) -- kg.curate.STRENGTHS names them alike
+ANNEX_STRENGTHS = (("same", "coveredByAnnexItem", "same action"), ("part", "contributesToAnnexItem", "in part"))
+STRENGTH_LABEL = {key: label for key, _, label in ANNEX_STRENGTHS}
 
 
 # ---------------------------------------------------------------- annotations
@@ -249,6 +256,11 @@ class Tagged:
     trace_href: str = ""
     n_curated: int = 0
     n_plain: int = 0
+    strength: str = ""  # an Annex 1 item fed: "same" or "part" (ANNEX_STRENGTHS)
+
+    @property
+    def strength_label(self) -> str:
+        return STRENGTH_LABEL.get(self.strength, "")
 
     def add(self, on: Link | None, note: Note | None, make_link=None, iri: str = "") -> None:
         """Count one more action it is reached through; keep it if under VIA_SHOWN
@@ -300,6 +312,36 @@ class Row:
     shared: list[Link] = field(default_factory=list)
     origin: bool = False  # the action the trace was asked for
     countries_of_unit: bool = False  # countries shown are those of the planning unit
+    strength: str = ""  # a measure feeding an Annex 1 item: "same" or "part" (ANNEX_STRENGTHS)
+
+    @property
+    def strength_label(self) -> str:
+        return STRENGTH_LABEL.get(self.strength, "")
+
+
+@dataclass
+class FedBy:
+    """How an Annex 1 item is fed: measures (of both strengths), the planning units they
+    are in, and the measures of several or all populations (no planning unit)."""
+    measures: int = 0
+    same: int = 0       # links of strength "same action"
+    part: int = 0       # links of strength "in part"
+    units: int = 0
+    without_unit: int = 0
+
+    @property
+    def text(self) -> str:
+        """"Fed by 3 measures in 2 planning units: 2 same action, 1 in part" (and the
+        measures that have no planning unit)."""
+        if not self.measures:
+            return "Fed by no measure"
+        s = "s" if self.measures != 1 else ""
+        out = (f"Fed by {self.measures} measure{s} in {self.units} planning unit{'s' if self.units != 1 else ''}: "
+               f"{self.same} same action, {self.part} in part")
+        if self.without_unit:
+            out += (f" ({self.without_unit} of them for several or all populations, in no planning unit)"
+                    if self.without_unit != 1 else " (1 of them for several or all populations, in no planning unit)")
+        return out
 
 
 @dataclass
@@ -315,6 +357,7 @@ class Trace:
     programmes: list[Link] = field(default_factory=list)
     occurrences: list[Row] = field(default_factory=list)  # the rows of this page
     fed_by: list[Row] = field(default_factory=list)       # the rows of this page
+    fed: FedBy | None = None  # an Annex 1 item: how many measures feed it, of which strength, where
     page: Page | None = None  # where the rows sit among all occurrences (or feeding measures)
     annex: list[Tagged] = field(default_factory=list)
     shared: list[Tagged] = field(default_factory=list)
@@ -335,20 +378,49 @@ class Tracer:
 
     @cached_property
     def covered(self) -> dict[str, list[str]]:
-        """Action -> the Annex 1 items it is covered by."""
+        """Action -> the Annex 1 items it is covered by (same action)."""
         return self._pairs("bkd:coveredByAnnexItem")
 
     @cached_property
-    def feeders(self) -> dict[str, list[Action]]:
-        """Annex 1 item -> the actions covered by it, in table order."""
-        out: dict[str, list[Action]] = {}
-        for a, items in self.covered.items():
+    def contributes(self) -> dict[str, list[str]]:
+        """Action -> the Annex 1 items it contributes to in part."""
+        return self._pairs("bkd:contributesToAnnexItem")
+
+    def annex_links(self, action: str) -> list[tuple[str, str]]:
+        """(Annex 1 item, strength) of an action, strongest first; an item linked with
+        both strengths counts as the stronger."""
+        out: dict[str, str] = {}
+        for key, links in (("same", self.covered), ("part", self.contributes)):
+            for item in links.get(action, ()):
+                out.setdefault(item, key)
+        return list(out.items())
+
+    @cached_property
+    def feeders(self) -> dict[str, list[tuple[Action, str]]]:
+        """Annex 1 item -> (action, strength) of the actions that feed it: same action
+        first, then in part, each in table order."""
+        out: dict[str, list[tuple[Action, str]]] = {}
+        for a in {*self.covered, *self.contributes}:
             if a in self.table.by_iri:
-                for item in items:
-                    out.setdefault(item, []).append(self.table.by_iri[a])
+                for item, strength in self.annex_links(a):
+                    out.setdefault(item, []).append((self.table.by_iri[a], strength))
+        order = {key: i for i, (key, _, _) in enumerate(ANNEX_STRENGTHS)}
         for acts in out.values():
-            acts.sort(key=lambda a: a.sort_key)
+            acts.sort(key=lambda x: (order[x[1]], x[0].sort_key))
         return out
+
+    def fed_by(self, item: str) -> FedBy:
+        """How many measures feed an Annex 1 item, of which strength, in how many planning units."""
+        feeders = self.feeders.get(item, [])
+        units = {u for a, _ in feeders for u in a.units}
+        return FedBy(len({a.iri for a, _ in feeders}), sum(1 for _, s in feeders if s == "same"),
+                     sum(1 for _, s in feeders if s == "part"), len(units),
+                     len({a.iri for a, _ in feeders if not a.units}))
+
+    @cached_property
+    def unfed(self) -> list[Action]:
+        """The Annex 1 items no measure feeds (neither strength), in table order."""
+        return [a for a in self.table.of_kind("annex1") if a.iri not in self.feeders]
 
     @cached_property
     def target_species(self) -> dict[str, list[str]]:
@@ -441,11 +513,17 @@ class Tracer:
     def _annex(self, item: Action, page: int | None = None) -> Trace:
         t = Trace(self.link(item.iri), "annex1", text=item.text)
         t.programmes = [self.link(p) for p in sorted(item.programmes)]
-        feeders = self.feeders.get(item.iri, [])
-        t.page = paginate(feeders, page or 1, TRACE_PAGE)
+        links = self.feeders.get(item.iri, [])
+        t.fed = self.fed_by(item.iri)
+        t.page = paginate(links, page or 1, TRACE_PAGE)
+        feeders = list({a.iri: a for a, _ in links}.values())
         notes = self.cur.about(a.iri for a in feeders)
-        t.fed_by = [self._row(a, note=notes.note(a.iri, self.bkd + "coveredByAnnexItem", item.iri))
-                    for a in t.page.items]
+        prop = {key: self.bkd + local for key, local, _ in ANNEX_STRENGTHS}
+        t.fed_by = []
+        for a, strength in t.page.items:
+            row = self._row(a, note=notes.note(a.iri, prop[strength], item.iri))
+            row.strength = strength
+            t.fed_by.append(row)
         shared: dict[str, Tagged] = {}
         for a in feeders:
             for sa in sorted(a.shared):
@@ -469,12 +547,14 @@ class Tracer:
         row.countries_of_unit = of_unit
         return row
 
-    def _tag(self, bucket: dict[str, Tagged], value: str, on: str, prop: str | None, notes: Notes,
+    def _tag(self, bucket: dict, value: str | tuple[str, str], on: str, prop: str | None, notes: Notes,
              trace: bool = False) -> Tagged:
+        """Count `on` for a value (an IRI, or (IRI, strength) for Annex 1 items)."""
+        iri = value[0] if isinstance(value, tuple) else value
         tag = bucket.get(value)
         if tag is None:
-            tag = bucket[value] = Tagged(self.link(value), trace_href=self.trace_href(value) if trace else "")
-        note = notes.note(on, self.bkd + prop, value) if prop else None
+            tag = bucket[value] = Tagged(self.link(iri), trace_href=self.trace_href(iri) if trace else "")
+        note = notes.note(on, self.bkd + prop, iri) if prop else None
         tag.add(None, note, self.link, on)
         return tag
 
@@ -482,9 +562,12 @@ class Tracer:
         """Annex items, species, themes and classes of these actions."""
         annex, species, themes, classes, threats = {}, {}, {}, {}, {}
         notes = self.cur.about(a.iri for a in actions)
+        prop = {key: local for key, local, _ in ANNEX_STRENGTHS}
         for a in actions:
-            for item in self.covered.get(a.iri, ()):
-                tag = self._tag(annex, item, a.iri, "coveredByAnnexItem", notes, trace=True)
+            for item, strength in self.annex_links(a.iri):
+                # one entry per item and strength: a shared action's occurrences may feed it both ways
+                tag = self._tag(annex, (item, strength), a.iri, prop[strength], notes, trace=True)
+                tag.strength = strength
                 if not tag.extra:
                     tag.extra = [self.link(p) for p in sorted(self.table.by_iri[item].programmes)] \
                         if item in self.table.by_iri else []
@@ -500,13 +583,27 @@ class Tracer:
             for v in a.threats:
                 self._tag(threats, v, a.iri, "threatClass", notes)
         # species of the annex items fed (their own target species)
-        item_notes = self.cur.about(annex)
-        for item in annex:
+        items = list(dict.fromkeys(item for item, _ in annex))
+        item_notes = self.cur.about(items)
+        for item in items:
             for s in self.target_species.get(item, ()):
                 self._tag(species, s, item, "targetSpecies", item_notes)
         by_label = lambda d: sorted(d.values(), key=lambda x: natural_key(x.link.label))  # noqa: E731
-        t.annex, t.species, t.themes = by_label(annex), by_label(species), by_label(themes)
+        order = {key: i for i, (key, _, _) in enumerate(ANNEX_STRENGTHS)}
+        t.annex = sorted(annex.values(), key=lambda x: (natural_key(x.link.label), order.get(x.strength, 9)))
+        t.species, t.themes = by_label(species), by_label(themes)
         t.classes, t.threats = by_label(classes), by_label(threats)
+
+
+# ---------------------------------------------------------------- coverage of the crosswalk
+
+def coverage_report(repo: Repository):
+    """The figures of `kg curate report` on the app's graph (kg.curate.report): the
+    review files' progress is read with the graph (the page caches it per graph, and a
+    rebuild from the review files reloads the graph)."""
+    from kg import curate
+
+    return curate.report(repo.store)
 
 
 def concept_actions(table: ActionTable, iri: str) -> tuple[str, list[Action]] | None:

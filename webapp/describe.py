@@ -182,7 +182,8 @@ class Describer:
                 out[p] = Fact(self.link(p), values, page=pg if pg.pages > 1 else None)
             return out
         incoming, curated_in = facts_of(inl.plain, False), facts_of(inl.curated, True)
-        notes = [(self.link(n), self._text(n)) for n in inl.notes]
+        # by label: the store's order differs between engines
+        notes = sorted(((self.link(n), self._text(n)) for n in inl.notes), key=lambda x: natural_key(x[0].label))
         # an inferred super-property (prov:wasDerivedFrom from bkd:describedIn) only repeats a fact
         shown = {v.text for f in (*facts.values(), *curated.values()) if not f.inferred for v in f.values}
         facts = {p: f for p, f in facts.items() if not f.inferred or {v.text for v in f.values} - shown}
@@ -265,6 +266,8 @@ class Describer:
                 panels.append(panel)
         if e.has_type("PlanningUnit"):
             panels.append(self._by_priority(e.iri))
+        if e.has_type("Annex1Item"):
+            panels.append(self._fed_by(e.iri))
         if e.has_type("Action") and e.text:
             same = [r["m"].value for r in self.repo.select(SAME_TEXT, iri=ox.NamedNode(e.iri))]
             if same:
@@ -273,6 +276,27 @@ class Describer:
                 panels.append(Panel("The same text elsewhere in the programme", [("", pg.items)],
                                     page=pg if pg.pages > 1 else None, key="same-text"))
         return panels
+
+    def _fed_by(self, item: str) -> Panel:
+        """The measures that feed an Annex 1 item, as the same action or in part (curated
+        links; the tracer's per-graph map, no query per page)."""
+        from flask import url_for
+
+        from webapp.curation_views import ANNEX_STRENGTHS
+        from webapp.routes.trace import tracer
+
+        tr = tracer()
+        links = tr.feeders.get(item, [])
+        groups = []
+        for key, _, label in ANNEX_STRENGTHS:
+            acts = [a for a, strength in links if strength == key]
+            if acts:
+                groups.append((f"{label[0].upper()}{label[1:]} ({len(acts)})",
+                               [self.link(a.iri) for a in acts[:PANEL_PAGE]]))
+        path = self.repo.local_path(item)
+        more = ([Link("", "Trace this item", "/trace" + path)] if path else []) + \
+            [Link("", "Coverage of the crosswalk", url_for("trace.coverage"))]
+        return Panel(tr.fed_by(item).text + " (curated links)", groups, more, key="fed-by")
 
     def _by_priority(self, unit: str) -> Panel:
         groups: dict[str, list[Link]] = {}

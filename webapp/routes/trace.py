@@ -1,10 +1,11 @@
 """Cross-cutting views over the curated annotations (issue 5): the theme x planning unit
-matrix and the trace of a measure, Annex 1 item or shared action."""
+matrix, the trace of a measure, Annex 1 item or shared action, and the coverage of the
+curated crosswalk (issue 11: /curation, the figures of `kg curate report`)."""
 from __future__ import annotations
 
 from flask import Blueprint, abort, render_template, request, url_for
 
-from webapp.curation_views import Tracer, curation, matrix as make_matrix
+from webapp.curation_views import Tracer, coverage_report, curation, matrix as make_matrix
 from webapp.paging import page_number, paginate
 from webapp.routes.pages import PAGE_SIZE, cached, repo, table
 from webapp.sorting import natural_key
@@ -12,6 +13,8 @@ from webapp.derived import per_graph
 
 bp = Blueprint("trace", __name__)
 MATRIX_COLUMNS = 30  # planning-unit columns per page of the matrix
+GAPS_SHOWN = 100     # Annex 1 items no measure feeds, listed on /trace/ (all of them: /curation)
+UNTAGGED_SHOWN = 200  # measures with no threat tag, listed on /curation
 
 
 @bp.route("/matrix")
@@ -33,8 +36,24 @@ def index():
     shared = cached("trace_shared", lambda: sorted(((rp.local_path(s), rp.label(s)) for s in tracer().shared_actions),
                                                     key=lambda x: natural_key(x[1])))
     items = paginate(table().of_kind("annex1"), page_number(request.args.get("page")), PAGE_SIZE)
+    unfed = cached("trace_unfed", lambda: [(rp.local_path(a.iri), rp.label(a.iri), a.text) for a in tracer().unfed])
     return render_template("trace.html", t=None, shared=shared, page=items,
-                           items=[(rp.local_path(a.iri), f"Annex 1 item {a.number}", a.text) for a in items.items])
+                           items=[(rp.local_path(a.iri), f"Annex 1 item {a.number}", a.text) for a in items.items],
+                           unfed=unfed[:GAPS_SHOWN], unfed_total=len(unfed))
+
+
+@bp.route("/curation")
+def coverage():
+    """The coverage of the curated crosswalk: the review's progress per layer, the links
+    by strength, the Annex 1 items no measure feeds (a page of them), the measures with
+    no threat tag. Computed once per graph (kg.curate.report)."""
+    rp = repo()
+    report = cached("curation_report", lambda: coverage_report(rp))
+    unfed = paginate(report.unfed, page_number(request.args.get("page")), PAGE_SIZE)
+    return render_template("trace.html", t=None, coverage=report, page=unfed,
+                           unfed=[(rp.local_path(e.iri), rp.label(e.iri), e.text) for e in unfed.items],
+                           untagged=[(rp.local_path(e.iri), rp.label(e.iri)) for e in report.untagged[:UNTAGGED_SHOWN]],
+                           shared_paths={m.iri: rp.local_path(m.iri) for m in report.memberships})
 
 
 @bp.route("/trace/<path:path>")

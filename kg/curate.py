@@ -1,0 +1,308 @@
+"""The state of the curated crosswalk (issue 11), for `kg curate` and the web's
+/curation page: which candidate pairs (kg.candidates) still need a decision in the
+review files (kg.reviews), and how far the review and the links it yields have got.
+
+  suggest(store, ...)  the candidate pairs without a decision, best first (or, with
+                       decided=True, every candidate and every decided pair with its
+                       decision), optionally only those of one measure or Annex 1 item
+  report(store)        per layer (annex links, shared actions): candidates, decided,
+                       undecided; the links of the built graph by strength (same
+                       action / in part; members of each shared action); the Annex 1
+                       items no measure feeds; the measures with no threat tag
+
+Both return data; the CLI (kg.cli) and the web app (webapp/curation_views) format it.
+The pairs are those of the current store, so a measure added by a change set has its
+candidates as soon as the change set is accepted. Ranking compares every pair of
+actions: on a graph of more than MAX_RANKED measures and Annex 1 items (the synthetic
+benchmark graphs) it is refused by suggest and left out of report.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kg import candidates as cand
+from kg import reviews
+from kg.errors import BadInput, KGError
+
+MAX_RANKED = 3000   # measures + Annex 1 items ranked at most (the shipped graph has 92)
+KINDS = ("annex", "shared")
+LAYER_TITLES = {"annex": "annex links", "shared": "shared actions"}
+STRENGTHS = {"same": "same action", "part": "in part"}   # decision -> how pages and reports say it
+
+# the links of the built graph, by strength
+ANNEX_LINKS = """
+SELECT ?strength (COUNT(*) AS ?links) (COUNT(DISTINCT ?measure) AS ?measures) (COUNT(DISTINCT ?item) AS ?items) WHERE {
+  { SELECT DISTINCT ?measure ?item ?strength WHERE {
+      { ?measure bkd:coveredByAnnexItem ?item . BIND("same" AS ?strength) }
+      UNION
+      { ?measure bkd:contributesToAnnexItem ?item . BIND("part" AS ?strength) } } }
+} GROUP BY ?strength"""
+MEMBERSHIPS = """
+SELECT ?shared ?label (COUNT(DISTINCT ?measure) AS ?members) WHERE {
+  ?shared a bkd:SharedAction .
+  OPTIONAL { ?shared rdfs:label ?label }
+  OPTIONAL { ?measure bkd:sharedAction ?shared }
+} GROUP BY ?shared ?label"""
+UNFED = """
+SELECT ?item ?number ?text WHERE {
+  ?item a bkd:Annex1Item ; bkd:number ?number ; bkd:text ?text .
+  FILTER NOT EXISTS { ?measure bkd:coveredByAnnexItem|bkd:contributesToAnnexItem ?item }
+}"""
+UNTAGGED = """
+SELECT ?measure ?number ?text WHERE {
+  ?measure a bkd:Measure ; bkd:number ?number ; bkd:text ?text .
+  FILTER NOT EXISTS { ?measure bkd:threatClass ?threat }
+}"""
+TOTALS = """
+SELECT ?kind (COUNT(DISTINCT ?a) AS ?n) WHERE {
+  { ?a a bkd:Measure . BIND("measure" AS ?kind) } UNION { ?a a bkd:Annex1Item . BIND("annex1" AS ?kind) }
+} GROUP BY ?kind"""
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """One candidate pair (or decided pair), with the decision it has, if any."""
+    pair: cand.Pair
+    decision: str = ""        # same | part | none | "" (undecided)
+    reason: str = ""
+    shared_action: str = ""
+
+    @property
+    def kind(self) -> str:
+        return self.pair.kind
+
+    @property
+    def score(self) -> float:
+        return self.pair.score
+
+    @property
+    def a(self) -> cand.Item:
+        return self.pair.a
+
+    @property
+    def b(self) -> cand.Item:
+        return self.pair.b
+
+
+@dataclass
+class Layer:
+    """The review of one layer (annex links or shared actions)."""
+    kind: str
+    candidates: int | None = None           # None: not ranked (graph too large)
+    decided: int | None = None
+    undecided: int | None = None
+    decisions: dict[str, int] = field(default_factory=dict)   # same/part/none -> decided candidates
+    below_cutoff: int | None = None   # decisions on pairs of the graph that now rank under the cutoff
+    unknown: int | None = None        # decisions naming a measure or item the graph does not have
+
+    @property
+    def title(self) -> str:
+        return LAYER_TITLES[self.kind]
+
+
+@dataclass(frozen=True)
+class Entry:
+    iri: str
+    number: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Membership:
+    iri: str
+    label: str
+    members: int
+
+
+@dataclass
+class Report:
+    layers: list[Layer]
+    ranked: bool                          # candidates were computed
+    annex_links: dict[str, int]           # same/part -> links in the graph
+    annex_measures: dict[str, int]        # same/part -> distinct measures with such a link
+    annex_items: dict[str, int]           # same/part -> distinct Annex 1 items with such a link
+    memberships: list[Membership]         # per shared action, by label
+    unfed: list[Entry]                    # Annex 1 items no measure feeds (neither strength)
+    untagged: list[Entry]                 # measures with no threat class
+    annex_total: int = 0
+    measure_total: int = 0
+    error: str = ""                       # the review files could not be read
+
+    def layer(self, kind: str) -> Layer:
+        return next(x for x in self.layers if x.kind == kind)
+
+    def as_dict(self) -> dict:
+        from dataclasses import asdict
+
+        return {"ranked": self.ranked, "error": self.error,
+                "layers": {x.kind: {k: v for k, v in asdict(x).items() if k != "kind"} for x in self.layers},
+                "links": {"annex": {s: {"links": self.annex_links.get(s, 0), "measures": self.annex_measures.get(s, 0),
+                                        "items": self.annex_items.get(s, 0)} for s in STRENGTHS},
+                          "shared": {m.label: m.members for m in self.memberships}},
+                "annex_items": self.annex_total, "measures": self.measure_total,
+                "unfed_annex_items": [e.number for e in self.unfed],
+                "measures_without_threat": [e.number for e in self.untagged]}
+
+
+# ---------------------------------------------------------------- pairs and decisions
+
+def items(store) -> list[cand.Item]:
+    """kg.candidates.items, also for an action with no curated tag (a measure just added
+    by a change set): there Oxigraph leaves GROUP_CONCAT of nothing unbound, which
+    kg.candidates.items does not expect yet."""
+    out = []
+    for r in store.query(cand.ITEMS):
+        def text(var: str) -> str:
+            return r[var].value if r[var] is not None else ""
+        out.append(cand.Item(r["a"].value, text("kind"), text("number"), text("section"), text("text"),
+                             frozenset(t for t in text("tags").split() if t)))
+    return sorted(out, key=lambda i: (i.kind, cand.number_key(i.number)))
+
+
+def ranked_items(store) -> list[cand.Item]:
+    """The measures and Annex 1 items of the store; KGError when too many to rank."""
+    found = items(store)
+    if len(found) > MAX_RANKED:
+        raise KGError(f"the graph has {len(found)} measures and Annex 1 items: ranking compares every pair, "
+                      f"and more than {MAX_RANKED} is not supported (kg curate works on the shipped graph "
+                      "and its change sets)")
+    return found
+
+
+def decisions(directory: Path | None = None) -> dict[tuple[str, str, str], reviews.Decision]:
+    """Every row of both review files by pair key (kind, a, b), decided or not."""
+    return {d.key: d for kind in KINDS for d in reviews.read(kind, directory)}
+
+
+def _key(kind: str, a: str, b: str) -> tuple[str, str, str]:
+    if kind == "shared":
+        a, b = sorted((a, b), key=cand.number_key)
+    return (kind, a, b)
+
+
+def resolve(found: list[cand.Item], spec: str, base: str | None = None) -> list[cand.Item]:
+    """The measure(s) or Annex 1 item(s) that `spec` names: an IRI (full, bkdi:path or
+    path under the base), "annex 6.2" / "annex1 6.2" / "annex1/6.2" for an Annex 1 item,
+    or a number ("2.10", "measure 2.10") for a measure. BadInput if none."""
+    from kg.config import settings
+
+    base = base or settings().base
+    text = " ".join(spec.split())
+    if not text:
+        raise BadInput("--for needs a measure or an Annex 1 item: an IRI, a number such as 2.10, or annex 6.2")
+    iri = text
+    if text.startswith("bkdi:"):
+        iri = base + text[len("bkdi:"):].replace("\\/", "/")
+    elif re.match(r"(measure|annex1)/", text):
+        iri = base + text
+    if "/" in iri or ":" in iri:
+        hits = [i for i in found if i.iri == iri]
+        if hits:
+            return hits
+        raise BadInput(f"--for {spec}: no measure or Annex 1 item with this IRI in the graph")
+    m = re.fullmatch(r"(?i)(?:(measure|m|annex ?1?|a)\s*)?(\d+\.\d+)", text)
+    if not m:
+        raise BadInput(f"--for {spec}: give an IRI, a measure number such as 2.10, or an Annex 1 item as annex 6.2")
+    kind = "annex1" if (m.group(1) or "").lower().startswith("a") else "measure"
+    number = m.group(2)
+    hits = [i for i in found if i.kind == kind and i.number == number]
+    if not hits:
+        what = "Annex 1 item" if kind == "annex1" else "measure"
+        hint = ""
+        if kind == "measure" and any(i.kind == "annex1" and i.number == number for i in found):
+            hint = f" (for the Annex 1 item, write annex {number})"
+        raise BadInput(f"--for {spec}: no {what} {number} in the graph{hint}")
+    return hits
+
+
+def suggest(store, *, for_: str | None = None, decided: bool = False,
+            directory: Path | None = None) -> list[Suggestion]:
+    """The candidate pairs with no decision in the review files, best first. With
+    `decided`, every candidate pair and every decided pair of the graph (ranked under
+    the cutoff or not), each with its decision. With `for_`, only the pairs of that
+    measure or Annex 1 item (resolve)."""
+    found = ranked_items(store)
+    only = {i.iri for i in resolve(found, for_)} if for_ is not None else None
+    review = decisions(directory)
+    out = []
+    for p in cand.rank(found):
+        if only is not None and p.a.iri not in only and p.b.iri not in only:
+            continue
+        d = review.get(_key(p.kind, p.a.number, p.b.number))
+        has = d is not None and bool(d.decision)
+        if has and not decided:
+            continue
+        if p.score < cand.CUTOFF[p.kind] and not has:
+            continue
+        out.append(Suggestion(p, d.decision, d.reason, d.shared_action) if has else Suggestion(p))
+    return out
+
+
+# ---------------------------------------------------------------- report
+
+def _layers(store, directory: Path | None) -> list[Layer]:
+    found = items(store)
+    review = decisions(directory)
+    if len(found) > MAX_RANKED:
+        layers = [Layer(kind) for kind in KINDS]
+        for d in review.values():
+            if d.decision:
+                x = layers[KINDS.index(d.kind)]
+                x.decisions[d.decision] = x.decisions.get(d.decision, 0) + 1
+        return layers
+    ranked = cand.rank(found)
+    keys = {p.key for p in ranked}
+    layers = []
+    for kind in KINDS:
+        cands = [p for p in ranked if p.kind == kind and p.score >= cand.CUTOFF[kind]]
+        cand_keys = {p.key for p in cands}
+        got = [review[k] for k in cand_keys if k in review and review[k].decision]
+        counts = {s: sum(1 for d in got if d.decision == s) for s in ("same", "part", "none")}
+        mine = [d for d in review.values() if d.kind == kind and d.decision]
+        layers.append(Layer(kind, len(cands), len(got), len(cands) - len(got), counts,
+                            below_cutoff=sum(1 for d in mine if d.key in keys and d.key not in cand_keys),
+                            unknown=sum(1 for d in mine if d.key not in keys)))
+    return layers
+
+
+def report(store, directory: Path | None = None) -> Report:
+    """The figures of `kg curate report` (and the web's /curation page)."""
+    error = ""
+    try:
+        layers = _layers(store, directory)
+    except BadInput as e:   # a malformed review file: the graph's figures are still worth showing
+        layers, error = [Layer(kind) for kind in KINDS], str(e)
+    ranked = layers[0].candidates is not None
+    links, measures, fed = {}, {}, {}
+    for r in store.query(ANNEX_LINKS):
+        s = r["strength"].value
+        links[s], measures[s], fed[s] = int(r["links"].value), int(r["measures"].value), int(r["items"].value)
+    members = sorted((Membership(r["shared"].value, r["label"].value if r["label"] is not None
+                                 else r["shared"].value.rsplit("/", 1)[-1], int(r["members"].value))
+                      for r in store.query(MEMBERSHIPS)), key=lambda m: (m.label.lower(), m.iri))
+
+    def entries(sparql: str, var: str) -> list[Entry]:
+        rows = [Entry(r[var].value, r["number"].value, r["text"].value) for r in store.query(sparql)]
+        return sorted(rows, key=lambda e: (cand.number_key(e.number), e.iri))
+    total = {r["kind"].value: int(r["n"].value) for r in store.query(TOTALS)}
+    return Report(layers, ranked, links, measures, fed, members, entries(UNFED, "item"),
+                  entries(UNTAGGED, "measure"), total.get("annex1", 0), total.get("measure", 0), error)
+
+
+
+def shorten(text: str, width: int = 80) -> str:
+    """One line of at most `width` characters, cut at a word with an ellipsis."""
+    text = " ".join(text.split())
+    if len(text) <= width:
+        return text
+    cut = text[:width - 1]
+    if " " in cut[width // 2:]:
+        cut = cut[:cut.rfind(" ")]
+    return cut.rstrip(" ,;:.") + "…"
+
+
+def label(item: cand.Item) -> str:
+    """How the CLI names a measure or Annex 1 item (what --for accepts)."""
+    return f"annex {item.number}" if item.kind == "annex1" else item.number
