@@ -57,9 +57,10 @@ def items(store) -> list[Item]:
     """The measures and Annex 1 items of the built graph (with their curated tags)."""
     out = []
     for r in store.query(ITEMS):
-        out.append(Item(r["a"].value, r["kind"].value, r["number"].value,
-                        r["section"].value if r["section"] is not None else "", r["text"].value,
-                        frozenset(t for t in r["tags"].value.split() if t)))
+        def text(var: str) -> str:  # an action without tags (just added) leaves ?tags unbound
+            return r[var].value if r[var] is not None else ""
+        out.append(Item(r["a"].value, text("kind"), text("number"), text("section"), text("text"),
+                        frozenset(t for t in text("tags").split() if t)))
     return sorted(out, key=lambda i: (i.kind, number_key(i.number)))
 
 

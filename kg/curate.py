@@ -148,22 +148,9 @@ class Report:
 
 # ---------------------------------------------------------------- pairs and decisions
 
-def items(store) -> list[cand.Item]:
-    """kg.candidates.items, also for an action with no curated tag (a measure just added
-    by a change set): there Oxigraph leaves GROUP_CONCAT of nothing unbound, which
-    kg.candidates.items does not expect yet."""
-    out = []
-    for r in store.query(cand.ITEMS):
-        def text(var: str) -> str:
-            return r[var].value if r[var] is not None else ""
-        out.append(cand.Item(r["a"].value, text("kind"), text("number"), text("section"), text("text"),
-                             frozenset(t for t in text("tags").split() if t)))
-    return sorted(out, key=lambda i: (i.kind, cand.number_key(i.number)))
-
-
 def ranked_items(store) -> list[cand.Item]:
     """The measures and Annex 1 items of the store; KGError when too many to rank."""
-    found = items(store)
+    found = cand.items(store)
     if len(found) > MAX_RANKED:
         raise KGError(f"the graph has {len(found)} measures and Annex 1 items: ranking compares every pair, "
                       f"and more than {MAX_RANKED} is not supported (kg curate works on the shipped graph "
@@ -243,7 +230,7 @@ def suggest(store, *, for_: str | None = None, decided: bool = False,
 # ---------------------------------------------------------------- report
 
 def _layers(store, directory: Path | None) -> list[Layer]:
-    found = items(store)
+    found = cand.items(store)
     review = decisions(directory)
     if len(found) > MAX_RANKED:
         layers = [Layer(kind) for kind in KINDS]

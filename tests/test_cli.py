@@ -41,7 +41,8 @@ def test_export_csv_has_one_row_per_action(kg):
     assert len(rows) == numbered_rows(WP_PART) + numbered_rows(ANNEX_PART) == 92
     assert list(rows[0]) == ["iri", "programme", "kind", "number", "section", "planning_unit", "priority",
                              "responsibility", "actor_types", "countries", "text",
-                             "themes", "iucn_action_classes", "threat_classes", "shared_action"]
+                             "themes", "iucn_action_classes", "threat_classes", "shared_action",
+                             "annex_items", "annex_items_in_part"]
     by_iri = {r["iri"]: r for r in rows}
     m = by_iri["https://w3id.org/bukhara-deer/measure/3.6"]
     assert (m["priority"], m["countries"], m["planning_unit"]) == ("2-3", "TKM", "Middle Amu Darya")
