@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -42,6 +43,26 @@ def pristine(tmp_path_factory) -> Path:
 
         build.write_dist(build.load_parts(), tmp / "dist")
     return tmp / "dist"
+
+
+# Settings a steward test must not inherit from the developer's environment.
+STEWARD_SETTINGS = ("KG_SECRET_KEY", "KG_PENDING_DIR", "KG_SESSION_DIR", "KG_MAX_UPLOAD_BYTES",
+                    "KG_SESSION_COOKIE_SECURE", "KG_LOGIN_MAX_FAILURES", "KG_LOGIN_MAX_FAILURES_PER_ADDRESS",
+                    "KG_LOGIN_LOCKOUT", "KG_LOGIN_WINDOW", "KG_PENDING_MAX_BYTES", "KG_PENDING_PER_STEWARD")
+
+
+def steward_paths(pristine: Path, tmp_path: Path, monkeypatch) -> dict:
+    """A copy of the pristine dist/, empty additions and accounts for one steward test,
+    set in the environment before the app is made (kg.config reads it on every call)."""
+    dist = tmp_path / "dist"
+    shutil.copytree(pristine, dist)
+    paths = {"dist": dist, "additions": tmp_path / "additions", "stewards": tmp_path / "conf" / "stewards.json"}
+    monkeypatch.setenv("KG_DIST", str(dist))
+    monkeypatch.setenv("KG_ADDITIONS", str(paths["additions"]))
+    monkeypatch.setenv("KG_STEWARDS", str(paths["stewards"]))
+    for name in STEWARD_SETTINGS:
+        monkeypatch.delenv(name, raising=False)
+    return paths
 
 
 @pytest.fixture(scope="session")

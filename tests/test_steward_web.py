@@ -12,7 +12,6 @@ import hashlib
 import html as htmllib
 import os
 import re
-import shutil
 import stat
 import subprocess
 import sys
@@ -20,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import TURTLE_PREFIXES as PREFIXES
+from conftest import TURTLE_PREFIXES as PREFIXES, steward_paths
 
 ROOT = Path(__file__).resolve().parent.parent
 BASE = "https://w3id.org/bukhara-deer/"
@@ -55,17 +54,7 @@ DANGLING = PREFIXES + "measure:2.10 bkd:inSection section:10.0 .\n"
 
 @pytest.fixture
 def env(pristine, tmp_path, monkeypatch):
-    """Paths of this test's dist, additions and accounts, set in the environment
-    before the app is made (kg.config reads the environment on every call)."""
-    dist = tmp_path / "dist"
-    shutil.copytree(pristine, dist)
-    paths = {"dist": dist, "additions": tmp_path / "additions", "stewards": tmp_path / "conf" / "stewards.json"}
-    monkeypatch.setenv("KG_DIST", str(dist))
-    monkeypatch.setenv("KG_ADDITIONS", str(paths["additions"]))
-    monkeypatch.setenv("KG_STEWARDS", str(paths["stewards"]))
-    monkeypatch.delenv("KG_SECRET_KEY", raising=False)
-    monkeypatch.delenv("KG_PENDING_DIR", raising=False)
-    monkeypatch.delenv("KG_MAX_UPLOAD_BYTES", raising=False)
+    paths = steward_paths(pristine, tmp_path, monkeypatch)
     from kg import stewards
 
     stewards.add("alice", PASSWORD)

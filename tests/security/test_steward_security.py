@@ -14,7 +14,6 @@ import io
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import threading
@@ -24,7 +23,7 @@ from pathlib import Path
 import pytest
 from rdflib import Literal, URIRef
 
-from conftest import TURTLE_PREFIXES as PREFIXES
+from conftest import TURTLE_PREFIXES as PREFIXES, steward_paths
 
 BASE = "https://w3id.org/bukhara-deer/"
 PASSWORD = "correct horse battery"
@@ -58,16 +57,7 @@ NEW_MEASURE = measure("9.9", "9.9", TEXT_99)
 
 @pytest.fixture
 def env(pristine, tmp_path, monkeypatch) -> dict:
-    dist = tmp_path / "dist"
-    shutil.copytree(pristine, dist)
-    paths = {"dist": dist, "additions": tmp_path / "additions", "stewards": tmp_path / "conf" / "stewards.json"}
-    monkeypatch.setenv("KG_DIST", str(dist))
-    monkeypatch.setenv("KG_ADDITIONS", str(paths["additions"]))
-    monkeypatch.setenv("KG_STEWARDS", str(paths["stewards"]))
-    for name in ("KG_SECRET_KEY", "KG_PENDING_DIR", "KG_SESSION_DIR", "KG_MAX_UPLOAD_BYTES",
-                 "KG_SESSION_COOKIE_SECURE", "KG_LOGIN_MAX_FAILURES", "KG_LOGIN_MAX_FAILURES_PER_ADDRESS",
-                 "KG_LOGIN_LOCKOUT", "KG_LOGIN_WINDOW", "KG_PENDING_MAX_BYTES", "KG_PENDING_PER_STEWARD"):
-        monkeypatch.delenv(name, raising=False)
+    paths = steward_paths(pristine, tmp_path, monkeypatch)
     from kg import stewards
 
     stewards.add("alice", PASSWORD)
