@@ -35,8 +35,21 @@ formula (kg.csvsafe), and this undoes it, so export -> import keeps every value.
   text           the verbatim text
   themes, iucn_action_classes, threat_classes, shared_action, annex_items,
   annex_items_in_part
-                 curated (kg.export.CURATED): exported for reading only; a row that
-                 fills one is refused
+                 curated (kg.export.CURATED), and any derived column (kg.export.DERIVED):
+                 exported for reading only. They never become facts: a filled cell is set
+                 aside (CsvAddition.read_only) and compared, at check time, with what the
+                 graph has for that row, rendered as the export renders it
+                 (read_only_findings): equal, it is ignored with an Info finding
+                 (check:read-only-column); different, the row is refused (a Violation
+                 naming the review files data/curation/reviews/*.csv, the annotations in
+                 data/curation/*.ttl and `kg curate suggest`). Multi-valued cells are
+                 compared as sets, so the order of "; "-separated values does not matter.
+                 An empty cell is not compared. A derived cell of a new entity (a row
+                 copied to make a new measure) is ignored: the build computes it.
+
+Round trip. So `kg export --format csv` -> edit -> `kg check` / `kg add` works: an
+unchanged row converts to exactly the facts the graph has (reported as already
+present), its curated cells match (ignored), and only what the steward edited is new.
 
 Each row becomes an action with rdfs:label "Measure N"@en / "Annex 1 item N"@en,
 bkd:inProgramme and, for Annex 1 items, the bkd:takenFrom / bkd:toBeIntegratedInto of
@@ -54,6 +67,7 @@ import csv
 import difflib
 import io
 import re
+from dataclasses import dataclass
 from functools import lru_cache
 
 from rdflib import Graph, Literal, URIRef
@@ -62,6 +76,7 @@ from rdflib.namespace import DCTERMS, RDF, RDFS, SKOS
 from kg.config import settings
 from kg.csvsafe import restore
 from kg.errors import BadInput
+from kg import export
 from kg.export import COLUMNS, CURATED, MULTI, SEP
 from kg.namespaces import bind_all, bkd
 
@@ -70,6 +85,17 @@ REQUIRED = ("kind", "number", "section", "text")
 KINDS = {"measure": ("Measure", "measure/", "Measure {}"),
          "annex1": ("Annex1Item", "annex1/", "Annex 1 item {}")}
 DEFAULT_PROGRAMME = "programme/wp-2025-2032"
+# read-only columns: curated (data/curation) and derived (computed from other facts)
+DERIVED = tuple(getattr(export, "DERIVED", ()))
+READ_ONLY = tuple(CURATED) + tuple(c for c in DERIVED if c not in CURATED)
+CURATION_HOWTO = ("curated links are not changed through CSV rows: the curated layer follows the review "
+                  "files data/curation/reviews/*.csv (annex links: annex-links.csv; shared actions: "
+                  "shared-actions.csv) and the justified annotations in data/curation/*.ttl (themes.ttl, "
+                  "action-classes.ttl, threats.ttl); change the link there (`kg curate suggest` lists the "
+                  "candidate pairs still to decide) and rebuild. In this file, leave the cell as exported "
+                  "or empty")
+DERIVED_HOWTO = ("derived columns are computed from other facts of the graph: change those facts (the "
+                 "columns it is derived from) instead. In this file, leave the cell as exported or empty")
 ADVICE = re.compile(r"\s+with advice by\s+", re.I)
 FACILITATED = re.compile(r"\s+possibly facilitated by\s+", re.I)
 
@@ -146,6 +172,83 @@ class _Lookup:
         return out
 
 
+@dataclass(frozen=True)
+class ReadOnlyCell:
+    """A filled curated or derived cell of a CSV row, set aside for comparison with the
+    graph at check time (it never becomes a fact)."""
+    line: int
+    iri: str
+    what: str      # "measure 2.1" / "Annex 1 item 1.1"
+    column: str
+    value: str
+
+
+class CsvAddition(Graph):
+    """The facts of CSV rows, with the filled read-only cells they carried
+    (read_only), which kg.incremental.check_addition compares with the graph."""
+
+    read_only: tuple = ()
+
+
+def _cell_values(column: str, value: str):
+    """A cell as compared: multi-valued columns as a set of values, others stripped."""
+    if column in MULTI:
+        return frozenset(v.strip() for v in value.split(SEP.strip()) if v.strip())
+    return value.strip()
+
+
+def _current_rows(store, iris: list[str]) -> dict[str, dict[str, str]]:
+    """The rows the export gives for these IRIs (kg.export.MEASURES), as exported."""
+    import pyoxigraph as ox
+
+    from kg.results import term_text
+
+    out: dict[str, dict[str, str]] = {}
+    if not iris:
+        return out
+    for sol in store.query(export.MEASURES, values={"iri": [ox.NamedNode(i) for i in iris]}):
+        row = {}
+        for c in COLUMNS:
+            try:
+                row[c] = term_text(sol[c])
+            except (KeyError, IndexError, TypeError):
+                row[c] = ""
+        out[row["iri"]] = row
+    return out
+
+
+def read_only_findings(addition: Graph, store) -> list:
+    """Info findings for the filled read-only cells that match the graph's current
+    values (ignored), Violations for those that differ (see the module docstring).
+    `store` is a kg.store.Store."""
+    from kg.validate import Finding
+
+    cells = getattr(addition, "read_only", ())
+    if not cells:
+        return []
+    current = _current_rows(store, sorted({c.iri for c in cells}))
+    out = []
+    for c in cells:
+        now = current.get(c.iri, {}).get(c.column, "")
+        curated = c.column in CURATED
+        if not curated and c.iri not in current:
+            out.append(Finding("Info", c.iri, None, c.value,
+                               f"derived column {c.column} of {c.what} is computed by the build for a new "
+                               "entity: ignored", "check:read-only-column"))
+            continue
+        if _cell_values(c.column, c.value) == _cell_values(c.column, now):
+            out.append(Finding("Info", c.iri, None, c.value,
+                               f"{'curated' if curated else 'derived'} column {c.column} of {c.what} matches the "
+                               "graph: ignored", "check:read-only-column"))
+            continue
+        has = repr(now) if now else "no value"
+        out.append(Finding("Violation", c.iri, None, c.value,
+                           f"line {c.line}: {'curated' if curated else 'derived'} column {c.column} of {c.what} "
+                           f"differs from the graph (which has {has}): "
+                           f"{CURATION_HOWTO if curated else DERIVED_HOWTO}.", "check:read-only-column"))
+    return out
+
+
 def _suggest(value: str, known) -> str:
     close = difflib.get_close_matches(value, sorted(known), n=1, cutoff=0.5)
     return f"; did you mean {close[0]!r}?" if close else ""
@@ -177,9 +280,10 @@ def read_actor_types(responsibility: str, lookup: _Lookup) -> tuple[dict[str, li
     return roles, unknown
 
 
-def csv_to_graph(text: str, name: str, reference: Graph | None = None) -> Graph:
-    """Rows in the columns of `kg export measures` as RDF (see the module docstring).
-    Raises BadInput naming every wrong line and column."""
+def csv_to_graph(text: str, name: str, reference: Graph | None = None) -> CsvAddition:
+    """Rows in the columns of `kg export measures` as RDF (see the module docstring),
+    with the filled read-only cells set aside in .read_only. Raises BadInput naming
+    every wrong line and column."""
     s = settings()
     B = bkd()
     reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
@@ -204,7 +308,8 @@ def csv_to_graph(text: str, name: str, reference: Graph | None = None) -> Graph:
                        "any order)")
 
     lookup = _Lookup(reference if reference is not None else _reference())
-    g = bind_all(Graph())
+    g = bind_all(CsvAddition())
+    read_only: list[ReadOnlyCell] = []
     errors: list[str] = []
     seen: dict[URIRef, int] = {}
     default_programme = URIRef(s.base + DEFAULT_PROGRAMME)
@@ -229,11 +334,6 @@ def csv_to_graph(text: str, name: str, reference: Graph | None = None) -> Graph:
         def err(column: str, message: str) -> None:
             errors.append(f"line {line}, column {column}: {message}")
 
-        for col in CURATED:
-            if row.get(col):
-                err(col, "curated columns are exported for reading only: tag themes and classes with "
-                         "justified annotations in data/curation, and decide annex links and shared actions "
-                         "in its review files (kg curate), not through CSV rows; leave it empty")
         for col in REQUIRED:
             if not row.get(col):
                 err(col, "empty; this column is required")
@@ -328,6 +428,11 @@ def csv_to_graph(text: str, name: str, reference: Graph | None = None) -> Graph:
                 else:
                     facts.append((B.concernsCountry, country))
 
+        for col in READ_ONLY:
+            if row.get(col):
+                read_only.append(ReadOnlyCell(line, str(iri), label.format(number).replace("Measure", "measure"),
+                                              col, row[col]))
+
         for p, o in facts:
             g.add((iri, p, o))
 
@@ -336,6 +441,7 @@ def csv_to_graph(text: str, name: str, reference: Graph | None = None) -> Graph:
         raise BadInput("\n".join(f"{name}: {e}" for e in shown))
     if len(g) == 0:
         raise BadInput(f"{name}: no rows after the header")
+    g.read_only = tuple(read_only)
     return g
 
 

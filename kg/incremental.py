@@ -41,6 +41,9 @@ a pseudo-shape name ("check:...") instead of a shape IRI:
                         its programme (naming the other entity and a free number)
   check:changed-value   a new value for an existing single-valued fact: needs --replace
   check:already-present facts that are already in the graph (Info)
+  check:read-only-column  a curated or derived cell of a CSV row (kg.csv_import):
+                        Info when it matches the graph (ignored), Violation when it
+                        differs (curated links change in data/curation)
   check:rewiring        owl:sameAs, owl:equivalentClass, owl:equivalentProperty,
                         rdfs:subClassOf, rdfs:subPropertyOf: an addition describes
                         entities; it must not merge them or rewire the ontology
@@ -435,6 +438,10 @@ def check_addition(addition: Graph, store, replace: bool = False):
     findings.extend(_clashes(good, existing, schema))
     findings.extend(_numbers_taken(work, good, subjects, reader, bkd, base))
     findings.extend(_already_present(good, present, subjects))
+    if getattr(addition, "read_only", ()):  # CSV rows' curated/derived cells (kg.csv_import)
+        from kg.csv_import import read_only_findings
+
+        findings.extend(read_only_findings(addition, reader.store))
 
     order = SEVERITY_ORDER
     findings = sorted(set(findings), key=lambda f: (order.get(f.severity, 9), f.focus, f.path or "",

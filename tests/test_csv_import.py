@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import io
+from pathlib import Path
 
 import pytest
 from rdflib import Graph, URIRef
@@ -13,12 +14,13 @@ from kg.csv_import import csv_to_graph
 from kg.errors import BadInput
 
 HEADER = ",".join(export.COLUMNS)
+READ_ONLY = tuple(export.CURATED) + tuple(getattr(export, "DERIVED", ()))
 
 
 @pytest.fixture(scope="module")
 def rows(store) -> list[dict]:
-    """Exported rows with the curated (read-only) columns emptied, as a steward would submit them."""
-    return [{**r, **{c: "" for c in export.CURATED}} for r in export.measures(store)]
+    """Exported rows with the curated and derived (read-only) columns emptied."""
+    return [{**r, **{c: "" for c in READ_ONLY}} for r in export.measures(store)]
 
 
 @pytest.fixture(scope="module")
@@ -174,18 +176,170 @@ def test_annex_items_get_the_programme_links_of_annex_1():
     assert (item, URIRef(ns + "describedIn"), None) not in g
 
 
-def test_curated_columns_are_refused(store):
-    row = export.measures(store)[0]
-    with pytest.raises(BadInput, match="curated columns are exported for reading only"):
-        csv_to_graph(export.to_csv([row]), "tagged.csv")
+def test_curated_cells_are_set_aside_not_read(store):
+    """Curated cells never become facts: filled, they are set aside for the check."""
+    row = next(r for r in export.measures(store) if r["iri"].endswith("/measure/2.1"))
+    g = csv_to_graph(export.to_csv([row]), "tagged.csv")
+    cells = {c.column: c for c in g.read_only}
+    assert set(cells) == {c for c in READ_ONLY if row[c]}
+    assert cells["themes"].value == row["themes"] and cells["themes"].what == "measure 2.1"
+    assert cells["themes"].line == 2 and cells["themes"].iri == row["iri"]
+    ns = settings().ontology_ns
+    assert not [p for p in g.predicates() if str(p) in {ns + "theme", ns + "actionClass", ns + "sharedAction",
+                                                       ns + "contributesToAnnexItem"}]
 
 
-@pytest.mark.parametrize("column", ["annex_items", "annex_items_in_part"])
-def test_annex_link_columns_are_curated_and_refused(rows, column):
-    """The Annex 1 links (same action, in part) are exported for reading: a row that
-    fills one is refused, naming the column; left empty, the row converts."""
-    assert column in export.CURATED and column in export.MULTI
+def read_only(store, rows_: list[dict]) -> list:
+    from kg.csv_import import read_only_findings
+
+    return read_only_findings(csv_to_graph(to_csv(rows_), "in.csv"), store)
+
+
+def test_curated_cells_equal_to_the_graph_are_ignored_in_any_order(store):
+    row = next(r for r in export.measures(store) if r["iri"].endswith("/measure/2.1"))
+    themes = export.SEP.join(reversed(row["themes"].split(export.SEP)))
+    found = read_only(store, [{**row, "themes": themes}])
+    assert {f.severity for f in found} == {"Info"}
+    assert "curated column themes of measure 2.1 matches the graph: ignored" in {f.message for f in found}
+    assert {f.shape for f in found} == {"check:read-only-column"}
+
+
+@pytest.mark.parametrize("column", ["annex_items", "annex_items_in_part", "themes", "shared_action"])
+def test_a_changed_curated_cell_is_a_violation_saying_how_to_curate(rows, store, column):
+    """Annex links (same action, in part), themes, shared actions: a cell that differs
+    from the graph (here: a new measure, which has none) is refused, naming the review
+    files, the annotation files and `kg curate suggest`; left empty, the row converts."""
+    assert column in export.CURATED
     row = {**next(r for r in rows if r["kind"] == "measure"), "iri": "", "number": "2.95"}
-    assert csv_to_graph(to_csv([row]), "ok.csv")
-    with pytest.raises(BadInput, match=rf"line 2, column {column}: curated columns are exported for reading only"):
-        csv_to_graph(to_csv([{**row, column: "1.5"}]), "tagged.csv")
+    assert not csv_to_graph(to_csv([row]), "ok.csv").read_only
+    found = read_only(store, [{**row, column: "1.5"}])
+    assert [f.severity for f in found] == ["Violation"]
+    msg = found[0].message
+    assert msg.startswith(f"line 2: curated column {column} of measure 2.95 differs from the graph "
+                          "(which has no value): curated links are not changed through CSV rows")
+    for name in ("data/curation/reviews/*.csv", "data/curation/*.ttl", "`kg curate suggest`"):
+        assert name in msg
+
+
+@pytest.mark.skipif(not getattr(export, "DERIVED", ()), reason="no derived columns in the export")
+def test_derived_cells_are_read_only_too(store):
+    column = export.DERIVED[0]
+    row = next(r for r in export.measures(store) if r[column])
+    found = read_only(store, [{**row, column: "ZZZ"}])
+    assert [f.severity for f in found if column in f.message] == ["Violation"]
+    assert [f for f in found if column in f.message][0].message.endswith(
+        "derived columns are computed from other facts of the graph: change those facts (the columns it is "
+        "derived from) instead. In this file, leave the cell as exported or empty.")
+    copied = {**row, "iri": "", "number": row["number"].split(".")[0] + ".97", **{c: "" for c in export.CURATED}}
+    found = read_only(store, [copied])
+    assert [f.severity for f in found] == ["Info"] and "computed by the build for a new entity" in found[0].message
+
+
+# ---------------------------------------------------------------------------------
+# The steward's round trip: kg export -> edit -> kg check / kg add
+# ---------------------------------------------------------------------------------
+
+@pytest.fixture
+def ws(dist, tmp_path, monkeypatch):
+    """A copy of the built dist and an empty additions directory; runs `kg`."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    d, adds = tmp_path / "dist", tmp_path / "additions"
+    shutil.copytree(dist, d)
+    adds.mkdir()
+    monkeypatch.setenv("KG_DIST", str(d))
+    monkeypatch.setenv("KG_ADDITIONS", str(adds))
+    exe = Path(sys.executable).with_name("kg")
+
+    def run(*args):
+        p = subprocess.run([str(exe), *map(str, args)], capture_output=True, text=True,
+                           cwd=Path(__file__).resolve().parent.parent, env=os.environ.copy(), timeout=300)
+        assert "Traceback" not in p.stderr, p.stderr
+        return p.returncode, p.stdout, p.stderr
+
+    run.dist, run.additions, run.tmp = d, adds, tmp_path
+    return run
+
+
+def exported(ws) -> tuple[Path, list[dict]]:
+    f = ws.tmp / "measures.csv"
+    code, _, err = ws("export", "measures", "--format", "csv", "-o", f)
+    assert code == 0, err
+    return f, list(csv.DictReader(io.StringIO(f.read_text())))
+
+
+def write(f, rows_: list[dict]) -> None:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(rows_[0]), lineterminator="\n")  # cells as read: no new quoting
+    w.writeheader()
+    w.writerows(rows_)
+    f.write_text(buf.getvalue())
+
+
+def test_round_trip_unchanged_export_is_already_present(ws):
+    f, rows_ = exported(ws)
+    assert any(r[c] for r in rows_ for c in export.CURATED), "the export fills curated columns"
+    code, out, err = ws("check", f)
+    assert code == 0, out + err
+    assert "Violation" not in out
+    assert out.count("facts of this entity are already in the graph; nothing to add") == len(rows_)
+    assert "curated column themes of measure 2.1 matches the graph: ignored" in out
+    assert "curated column annex_items_in_part of measure 2.1 matches the graph: ignored" in out
+
+
+def test_round_trip_new_row_is_accepted(ws):
+    f, rows_ = exported(ws)
+    base = next(r for r in rows_ if r["iri"].endswith("/measure/2.1"))
+    new = {**base, "iri": "", "number": "2.95", "responsibility": "GOs with advice by NGOs",
+           "actor_types": "", "text": "Survey the new corridor.", **{c: "" for c in export.CURATED}}
+    write(f, rows_ + [new])
+    code, out, err = ws("add", f, "--by", "Test Steward", "--source", "round trip test")
+    assert code == 0, out + err
+    assert "accepted change set" in out
+    from kg.store import open_store
+
+    res = open_store(ws.dist).query('SELECT ?r WHERE { bkdi:measure\\/2.95 bkd:responsibility ?r }')
+    assert [s[0].value for s in res] == ["GOs with advice by NGOs"]
+
+
+def test_round_trip_changed_curated_cell_is_refused(ws):
+    f, rows_ = exported(ws)
+    for r in rows_:
+        if r["iri"].endswith("/measure/2.1"):
+            r["themes"] = "Ecological corridors and connectivity"
+    write(f, rows_)
+    code, out, err = ws("add", f, "--by", "T", "--source", "s")
+    assert code == 1 and "nothing written" in err
+    assert "curated column themes of measure 2.1 differs from the graph" in out
+    for name in ("data/curation/reviews/*.csv", "data/curation/*.ttl", "`kg curate suggest`"):
+        assert name in out
+    assert not list(ws.additions.iterdir())
+
+
+def test_round_trip_keeps_a_formula_neutralised_cell(ws):
+    """A text starting with = is exported as '=... (not a formula in a spreadsheet)
+    and read back without the apostrophe: the re-imported export is already present."""
+    f, rows_ = exported(ws)
+    base = next(r for r in rows_ if r["iri"].endswith("/measure/2.1"))
+    text = "=HYPERLINK(\"http://example.org\") is text here"
+    new = {**base, "iri": "", "number": "2.96", "text": "'" + text, **{c: "" for c in export.CURATED}}
+    write(f, [new])
+    code, out, err = ws("add", f, "--by", "T", "--source", "s")
+    assert code == 0, out + err
+    f, rows_ = exported(ws)
+    raw = f.read_text()
+    assert "'" + text.replace('"', '""') in raw
+    row = next(r for r in rows_ if r["iri"].endswith("/measure/2.96"))
+    assert row["text"] == "'" + text
+    from kg.store import open_store
+
+    res = open_store(ws.dist).query('SELECT ?t WHERE { bkdi:measure\\/2.96 bkd:text ?t }')
+    assert [s[0].value for s in res] == [text]
+    write(f, [row])
+    code, out, err = ws("check", f)
+    assert code == 0, out + err
+    assert "All " in out and "facts of this entity are already in the graph" in out and "Violation" not in out
