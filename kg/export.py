@@ -18,7 +18,7 @@ from kg.results import term_text
 from kg.store import Store
 
 COLUMNS = ["iri", "programme", "kind", "number", "section", "planning_unit", "priority",
-           "responsibility", "actor_types", "countries", "text",
+           "responsibility", "actor_types", "countries", "countries_via_planning_unit", "text",
            # curated annotations (data/curation), not source text
            "themes", "iucn_action_classes", "threat_classes", "shared_action",
            "annex_items", "annex_items_in_part"]
@@ -26,15 +26,21 @@ COLUMNS = ["iri", "programme", "kind", "number", "section", "planning_unit", "pr
 # the Annex 1 items (numbers) covering the same action (bkd:coveredByAnnexItem);
 # annex_items_in_part: those the measure contributes to in part (bkd:contributesToAnnexItem)
 CURATED = ("themes", "iucn_action_classes", "threat_classes", "shared_action", "annex_items", "annex_items_in_part")
+# derived by the build's rules (graph/inferred), read-only in CSV change sets too:
+# countries_via_planning_unit, the countries of the sites of the action's planning unit
+# (bkd:concernsCountryViaPlanningUnit; `countries` are those its text names)
+DERIVED = ("countries_via_planning_unit",)
+READ_ONLY = CURATED + DERIVED
 
 SEP = "; "
-MULTI = ("actor_types", "countries", "themes", "iucn_action_classes", "threat_classes", "annex_items",
-         "annex_items_in_part")
+MULTI = ("actor_types", "countries", "countries_via_planning_unit", "themes", "iucn_action_classes",
+         "threat_classes", "annex_items", "annex_items_in_part")
 
 MEASURES = """
 SELECT ?iri ?programme ?kind ?number ?section ?planning_unit ?priority ?responsibility
        (GROUP_CONCAT(DISTINCT ?actorLabel; separator="; ") AS ?actor_types)
-       (GROUP_CONCAT(DISTINCT ?countryCode; separator="; ") AS ?countries) ?text
+       (GROUP_CONCAT(DISTINCT ?countryCode; separator="; ") AS ?countries)
+       (GROUP_CONCAT(DISTINCT ?unitCountryCode; separator="; ") AS ?countries_via_planning_unit) ?text
        (GROUP_CONCAT(DISTINCT ?themeLabel; separator="; ") AS ?themes)
        (GROUP_CONCAT(DISTINCT ?actionCode; separator="; ") AS ?iucn_action_classes)
        (GROUP_CONCAT(DISTINCT ?threatCode; separator="; ") AS ?threat_classes) ?shared_action
@@ -57,6 +63,7 @@ WHERE {
   OPTIONAL { ?iri bkd:responsibility ?responsibility }
   OPTIONAL { ?iri bkd:responsibleActorType/skos:prefLabel ?actorLabel }
   OPTIONAL { ?iri bkd:concernsCountry/skos:notation ?countryCode }
+  OPTIONAL { ?iri bkd:concernsCountryViaPlanningUnit/skos:notation ?unitCountryCode }
 }
 GROUP BY ?iri ?programme ?kind ?number ?section ?planning_unit ?priority ?responsibility ?text ?shared_action
 """

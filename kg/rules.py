@@ -1,9 +1,12 @@
 """Entailments the build materializes into the inferred graph, as SPARQL rules.
 
-They mirror the ontology: RDFS sub-property and sub-class closure, and the three
-defined classes of bkd.ttl. HermiT (kg.reason) computes the same defined-class
-members from the OWL axioms; a test keeps both in agreement. SPARQL rules scale to
-graphs where HermiT does not finish, and run in milliseconds on the seed graph.
+They mirror the ontology: RDFS sub-property and sub-class closure, the three
+defined classes of bkd.ttl, and the derived property bkd:concernsCountryViaPlanningUnit
+(the countries of the sites of an action's planning unit; HermiT does not compute it:
+OWL has no axiom for it that would not also type sections as actions). HermiT
+(kg.reason) computes the same defined-class members from the OWL axioms; a test keeps
+both in agreement. SPARQL rules scale to graphs where HermiT does not finish, and
+run in milliseconds on the seed graph.
 """
 from __future__ import annotations
 
@@ -29,6 +32,12 @@ RULES: dict[str, str] = {
         ?a a bkd:Action ; bkd:responsibleActorType <https://w3id.org/bukhara-deer/actor-type/private-business> }""",
     "high-priority-action": """CONSTRUCT { ?a a bkd:HighPriorityAction } WHERE {
         ?a a bkd:Action ; bkd:priority <https://w3id.org/bukhara-deer/priority/1> }""",
+    # a derived property, not a defined class: the countries of the sites of an action's
+    # planning unit (bkd:concernsCountry keeps only the countries its text names). One
+    # path from the action to the country, so no cartesian product.
+    "country-via-planning-unit": """CONSTRUCT { ?a bkd:concernsCountryViaPlanningUnit ?c } WHERE {
+        ?a a bkd:Action ; bkd:planningUnit ?u . ?u bkd:hasSite ?site . ?site bkd:country ?c .
+        FILTER(isIRI(?c)) }""",
 }
 
 DEFINED_CLASSES = ("TransboundaryMeasure", "PrivateSectorMeasure", "HighPriorityAction")

@@ -40,7 +40,7 @@ def test_export_csv_has_one_row_per_action(kg):
     rows = list(csv.DictReader(io.StringIO(out)))
     assert len(rows) == numbered_rows(WP_PART) + numbered_rows(ANNEX_PART) == 92
     assert list(rows[0]) == ["iri", "programme", "kind", "number", "section", "planning_unit", "priority",
-                             "responsibility", "actor_types", "countries", "text",
+                             "responsibility", "actor_types", "countries", "countries_via_planning_unit", "text",
                              "themes", "iucn_action_classes", "threat_classes", "shared_action",
                              "annex_items", "annex_items_in_part"]
     by_iri = {r["iri"]: r for r in rows}

@@ -32,19 +32,26 @@ SELECT ?a ?kind ?number ?text ?given ?responsibility WHERE {
 SOURCE_PROPERTIES = {"sections": "bkd:inSection", "units": "bkd:planningUnit", "priorities": "bkd:priority",
               "countries": "bkd:concernsCountry", "actors": "bkd:responsibleActorType",
               "programmes": "bkd:inProgramme|bkd:takenFrom|bkd:toBeIntegratedInto"}
+# derived by the build's rules (graph/inferred): the countries of the sites of the
+# action's planning unit, apart from the countries its text names (issue 11)
+DERIVED_PROPERTIES = {"unit_countries": "bkd:concernsCountryViaPlanningUnit"}
 # curated annotations (issue 5): only their IRI values count
 CURATED = {"themes": "bkd:theme", "action_classes": "bkd:actionClass", "threats": "bkd:threatClass",
            "shared": "bkd:sharedAction"}
-PROPERTIES = {**SOURCE_PROPERTIES, **CURATED}
+PROPERTIES = {**SOURCE_PROPERTIES, **DERIVED_PROPERTIES, **CURATED}
 # one query per property, written once from the constants above
 PROPERTY_QUERIES = {attr: f"SELECT ?a ?v WHERE {{ ?a {prop} ?v . {'FILTER(isIRI(?v))' if attr in CURATED else ''} }}"
                     for attr, prop in PROPERTIES.items()}
 
 # filter name -> attribute of Action holding IRIs; values in URLs are the IRI's last segment
 FACETS = {"unit": "units", "priority": "priorities", "country": "countries", "actor": "actors",
-          "section": "sections", "programme": "programmes",
+          "section": "sections", "programme": "programmes", "unit_country": "unit_countries",
           # curated annotations (issue 5)
           "theme": "themes", "action_class": "action_classes", "threat": "threats", "shared": "shared"}
+# how the country filter reads a country (URL parameter country_scope): named in the
+# text (bkd:concernsCountry), through the planning unit's sites
+# (bkd:concernsCountryViaPlanningUnit), or either; "text" when absent or unknown
+COUNTRY_SCOPES = {"text": "named in the text", "unit": "through the planning unit", "either": "either"}
 KIND_ORDER = {"measure": 0, "annex1": 1}
 MAX_OPTIONS = 200  # a filter <select> lists at most this many values (the most frequent)
 CSV_BATCH = 500    # actions per export query when streaming a CSV download
@@ -62,7 +69,8 @@ class Action:
     responsibility: str = ""  # as printed
     units: tuple[str, ...] = ()
     priorities: tuple[str, ...] = ()
-    countries: tuple[str, ...] = ()
+    countries: tuple[str, ...] = ()        # named in the text
+    unit_countries: tuple[str, ...] = ()   # of the sites of its planning unit (derived)
     actors: tuple[str, ...] = ()
     sections: tuple[str, ...] = ()
     programmes: tuple[str, ...] = ()
@@ -117,6 +125,12 @@ class ActionTable:
             for iri, pos in self.positions[attr].items():
                 merged.setdefault(self.value(facet, iri), []).extend(pos)
             self._by_value[facet] = merged
+        either: dict[str, set[int]] = {}
+        for facet in ("country", "unit_country"):
+            for v, pos in self._by_value[facet].items():
+                either.setdefault(v, set()).update(pos)
+        self._countries = {"text": self._by_value["country"], "unit": self._by_value["unit_country"],
+                           "either": {v: sorted(pos) for v, pos in either.items()}}
         self._hay: list[str] | None = None
 
     def value(self, facet: str, iri: str) -> str:
@@ -148,11 +162,13 @@ class ActionTable:
         return sorted(self._givens, key=natural_key)
 
     def filter(self, params: dict[str, list[str]], q: str = "", kind: str = "",
-               given: list[str] | None = None) -> list[Action]:
+               given: list[str] | None = None, country_scope: str = "text") -> list[Action]:
         """Values within one facet are alternatives (OR); facets combine (AND).
-        `given` filters on the priority as printed ("1", "2-3", or "none")."""
+        `given` filters on the priority as printed ("1", "2-3", or "none");
+        `country_scope` (a key of COUNTRY_SCOPES) says how the country facet reads a country."""
         chosen: set[int] | None = None
-        groups = [(self._by_value[f], vals) for f, vals in params.items() if vals]
+        countries = self._countries.get(country_scope, self._countries["text"])
+        groups = [(countries if f == "country" else self._by_value[f], vals) for f, vals in params.items() if vals]
         if kind:
             groups.append(({kind: self._kinds.get(kind, [])}, [kind]))
         if given:

@@ -12,7 +12,7 @@ from flask import Blueprint, Response, abort, current_app, render_template, requ
 from kg import query, stats
 from kg.config import settings
 from kg.store import prefixes
-from webapp.actions import FACETS, ActionTable
+from webapp.actions import COUNTRY_SCOPES, FACETS, ActionTable
 from webapp.chart import svg
 from webapp.paging import page_number, paginate
 from webapp.repository import Repository, named_node
@@ -99,7 +99,9 @@ def measures():
     q = request.args.get("q", "")
     kind = request.args.get("kind", "")
     given = [v for v in request.args.getlist("given") if v]
-    rows = t.filter(params, q=q, kind=kind, given=given)
+    country_scope = request.args.get("country_scope", "")
+    country_scope = country_scope if country_scope in COUNTRY_SCOPES else "text"
+    rows = t.filter(params, q=q, kind=kind, given=given, country_scope=country_scope)
     if request.args.get("format") == "csv":  # all matching rows, streamed
         return Response(t.csv(rows), mimetype="text/csv", headers={
             "Content-Disposition": 'attachment; filename="bukhara-deer-measures.csv"'})
@@ -108,6 +110,7 @@ def measures():
     csv_args = {k: v for k, v in request.args.to_dict(flat=False).items() if k != "page"}
     return render_template("measures.html", rows=page.items, page=page, total=len(t.rows), options=options,
                            selected=params, q=q, kind=kind, given=given, givens=t.givens(), labels=repo().label,
+                           country_scope=country_scope, country_scopes=COUNTRY_SCOPES,
                            curated_facets=CURATED_FACETS, has_other=t.has_other,
                            csv_url=url_for("pages.measures", **{**csv_args, "format": "csv"}))
 
