@@ -279,6 +279,20 @@ def cmd_curate(args: argparse.Namespace) -> int:
     from kg import curate
     from kg.store import open_store
 
+    if args.action == "decide":
+        from kg import changes
+
+        try:
+            done = curate.decide(open_store(), args.kind, args.a, args.b, args.decision, args.reason, args.by,
+                                 shared_action=args.shared_action or "")
+        except changes.Rejected as e:
+            _out(e.result.text())
+            raise
+        s, cs = done.suggestion, done.changeset
+        _out(f"decided {s.kind} pair {curate.label(s.a)} / {curate.label(s.b)}: {s.decision}"
+             f"{' (' + s.shared_action + ')' if s.shared_action else ''}; recorded as change set {cs.id}: "
+             f"{cs.added} triples added, by {cs.by} (take it back with `kg revert {cs.id}`)")
+        return 0
     if args.action == "suggest":
         if args.limit < 0:
             raise KGError("--limit must be 0 (all) or more")
@@ -295,6 +309,10 @@ def cmd_curate(args: argparse.Namespace) -> int:
     _out(json.dumps(report.as_dict(), indent=2, ensure_ascii=False) if args.format == "json"
          else _report(report))
     return 0
+
+
+def curate_kinds() -> tuple[str, ...]:
+    return ("annex", "shared")   # kg.curate.KINDS, without importing it when the parser is built
 
 
 def _suggestions(found: list, args: argparse.Namespace) -> str:
@@ -458,6 +476,16 @@ def parser() -> argparse.ArgumentParser:
     su.add_argument("--all", action="store_true", help="also the decided pairs, with their decision")
     su.add_argument("--format", choices=["text", "json"], default="text")
     su.set_defaults(func=cmd_curate)
+    de = cs.add_parser("decide", help="decide one candidate pair; recorded as a change set (kg history / kg revert)")
+    de.add_argument("kind", choices=list(curate_kinds()), help="annex (measure, Annex 1 item) or shared (two measures)")
+    de.add_argument("a", metavar="A", help="the measure, as suggest names it (2.10)")
+    de.add_argument("b", metavar="B", help="the Annex 1 item (6.2 or annex 6.2) or the other measure")
+    de.add_argument("--decision", required=True, choices=["same", "part", "none"])
+    de.add_argument("--reason", required=True, metavar="TEXT", help="one line: why")
+    de.add_argument("--by", required=True, metavar="NAME", help="who decides")
+    de.add_argument("--shared-action", metavar="LOCAL",
+                    help="for shared same: the shared action (shared-action/LOCAL) both are occurrences of")
+    de.set_defaults(func=cmd_curate)
     rp = cs.add_parser("report", help="candidates, decided and undecided per layer; links by strength; gaps")
     rp.add_argument("--format", choices=["text", "json"], default="text")
     rp.set_defaults(func=cmd_curate)

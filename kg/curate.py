@@ -60,6 +60,15 @@ SELECT ?kind (COUNT(DISTINCT ?a) AS ?n) WHERE {
   { ?a a bkd:Measure . BIND("measure" AS ?kind) } UNION { ?a a bkd:Annex1Item . BIND("annex1" AS ?kind) }
 } GROUP BY ?kind"""
 
+# the decisions recorded in the graph by change sets (decide)
+GRAPH_DECISIONS = """
+SELECT ?d ?decision ?reason ?a WHERE {
+  ?d a bkd:CurationDecision ; bkd:decision ?decision ; bkd:decidesPair ?a .
+  OPTIONAL { ?d bkd:decisionReason ?reason }
+}"""
+SHARED_ACTIONS = """
+SELECT ?shared WHERE { ?shared a bkd:SharedAction }"""
+
 
 @dataclass(frozen=True)
 class Suggestion:
@@ -204,15 +213,52 @@ def resolve(found: list[cand.Item], spec: str, base: str | None = None) -> list[
     return hits
 
 
+def graph_decisions(store, found: list[cand.Item] | None = None) -> dict[tuple[str, str, str], reviews.Decision]:
+    """The decisions recorded in the graph (bkd:CurationDecision, from the change sets of
+    `kg curate decide` and the steward page) by pair key; a reverted change set's
+    decision is not in the graph, so its pair is undecided again."""
+    found = cand.items(store) if found is None else found
+    by_iri = {i.iri: i for i in found}
+    rows: dict[str, dict] = {}
+    for r in store.query(GRAPH_DECISIONS):
+        d = rows.setdefault(r["d"].value, {"decision": r["decision"].value, "members": set(),
+                                           "reason": r["reason"].value if r["reason"] is not None else ""})
+        d["members"].add(r["a"].value)
+    out = {}
+    for d in rows.values():
+        items = [by_iri[m] for m in d["members"] if m in by_iri]
+        if len(items) != 2 or d["decision"] not in reviews.DECISIONS:
+            continue
+        items.sort(key=lambda i: (i.kind != "measure", cand.number_key(i.number)))
+        x, y = items
+        if x.kind != "measure":
+            continue
+        kind = "annex" if y.kind == "annex1" else "shared"
+        dec = reviews.Decision(kind, x.number, y.number, "", d["decision"], d["reason"])
+        out[dec.key] = dec
+    return out
+
+
+def all_decisions(store, found: list[cand.Item] | None = None,
+                  directory: Path | None = None) -> dict[tuple[str, str, str], reviews.Decision]:
+    """The review files' rows, with the graph's decisions for the pairs they leave undecided."""
+    out = decisions(directory)
+    for key, d in graph_decisions(store, found).items():
+        if key not in out or not out[key].decision:
+            out[key] = d
+    return out
+
+
 def suggest(store, *, for_: str | None = None, decided: bool = False,
             directory: Path | None = None) -> list[Suggestion]:
-    """The candidate pairs with no decision in the review files, best first. With
+    """The candidate pairs with no decision in the review files nor in the graph (a
+    decision recorded as a change set: decide), best first. With
     `decided`, every candidate pair and every decided pair of the graph (ranked under
     the cutoff or not), each with its decision. With `for_`, only the pairs of that
     measure or Annex 1 item (resolve)."""
     found = ranked_items(store)
     only = {i.iri for i in resolve(found, for_)} if for_ is not None else None
-    review = decisions(directory)
+    review = all_decisions(store, found, directory)
     out = []
     for p in cand.rank(found):
         if only is not None and p.a.iri not in only and p.b.iri not in only:
@@ -227,11 +273,154 @@ def suggest(store, *, for_: str | None = None, decided: bool = False,
     return out
 
 
+# ---------------------------------------------------------------- deciding a pair (a change set)
+
+@dataclass
+class Decided:
+    """What decide recorded: the pair, the decision and the change set."""
+    suggestion: Suggestion
+    changeset: object          # kg.changes.ChangeSet
+    graph: object              # the addition (rdflib.Graph)
+
+
+def _pick(found: list[cand.Item], spec: str, want: str, what: str) -> cand.Item:
+    """The measure (want="measure") or Annex 1 item (want="annex1") that `spec` names;
+    a bare number names an Annex 1 item where one is wanted (as suggest prints it)."""
+    text = " ".join((spec or "").split())
+    if want == "annex1" and re.fullmatch(r"\d+\.\d+", text):
+        text = "annex " + text
+    try:
+        hits = [i for i in resolve(found, text) if i.kind == want]
+    except BadInput as e:
+        raise BadInput(f"{what}: {str(e).removeprefix('--for ')}") from None
+    if not hits:
+        raise BadInput(f"{what} {spec}: not {'an Annex 1 item' if want == 'annex1' else 'a measure'} of the graph")
+    return hits[0]
+
+
+def decision_iri(kind: str, a: cand.Item, b: cand.Item) -> str:
+    from kg.config import settings
+
+    tail = f"annex-m{a.number}-a{b.number}" if kind == "annex" else f"shared-m{a.number}-m{b.number}"
+    return f"{settings().base}curation-decision/{tail}"
+
+
+def decision_graph(store, kind: str, a: str, b: str, decision: str, reason: str, by: str,
+                   shared_action: str = "", directory: Path | None = None):
+    """The addition that records one decision (checked, nothing written): the
+    bkd:CurationDecision record and, for a link, the link with its bkd:CuratedAnnotation
+    (the IRIs of kg.crosswalk). BadInput for an unknown or decided pair, a bad decision,
+    a missing reason or shared action. Returns (suggestion, graph)."""
+    from datetime import date
+
+    from rdflib import Graph, Literal, URIRef
+    from rdflib.namespace import DCTERMS, PROV, RDF, XSD
+
+    from kg import changes
+    from kg.crosswalk import PREDICATE
+    from kg.namespaces import bind_all, bkd, inst
+
+    if kind not in KINDS:
+        raise BadInput(f"unknown kind {kind!r} (use annex or shared)")
+    if decision not in reviews.DECISIONS:
+        raise BadInput(f"unknown decision {decision!r} (use same, part or none)")
+    reason = " ".join((reason or "").split())
+    if not reason:
+        raise BadInput("missing --reason TEXT: a one-line reason for the decision")
+    if not (by or "").strip():
+        raise BadInput("missing --by NAME (who decides)")
+    found = ranked_items(store)
+    x = _pick(found, a, "measure", "A")
+    y = _pick(found, b, "annex1" if kind == "annex" else "measure", "B")
+    if kind == "shared":
+        if x.iri == y.iri:
+            raise BadInput(f"the pair {a} / {b} names one measure twice")
+        x, y = sorted((x, y), key=lambda i: cand.number_key(i.number))
+    pair = next((p for p in cand.rank(found) if p.kind == kind and p.a.iri == x.iri and p.b.iri == y.iri), None)
+    if pair is None:
+        raise BadInput(f"{a} / {b} is not a candidate pair of kind {kind} (two measures of one section are "
+                       "never a shared pair); see `kg curate suggest`")
+    known = all_decisions(store, found, directory).get(pair.key)
+    if known is not None and known.decision:
+        where = "the review files" if known.line else "the graph (a change set: revert it first)"
+        raise BadInput(f"{kind} pair {label(x)} / {label(y)} is already decided {known.decision!r} in {where}")
+    slug = (shared_action or "").strip()
+    if kind == "shared" and decision == "same":
+        if not slug:
+            raise BadInput("a shared 'same' decision needs --shared-action LOCAL (the shared action both are "
+                           "occurrences of, shared-action/LOCAL)")
+        prefix = str(inst()["shared-action/"])
+        local = {r["shared"].value[len(prefix):] for r in store.query(SHARED_ACTIONS)
+                 if r["shared"].value.startswith(prefix)}
+        if slug not in local:
+            raise BadInput(f"--shared-action {slug}: no bkd:SharedAction shared-action/{slug} in the graph "
+                           f"(known: {', '.join(sorted(local)) or 'none'})")
+    elif slug:
+        raise BadInput("--shared-action is for a shared 'same' decision only")
+
+    B, I = bkd(), inst()
+    agent = URIRef(changes.agent_iri(by.strip()))
+    created = Literal(date.today().isoformat(), datatype=XSD.date)
+    g = bind_all(Graph())
+    rec = URIRef(decision_iri(kind, x, y))
+    for t in ((RDF.type, B.CurationDecision), (B.decidesPair, URIRef(x.iri)), (B.decidesPair, URIRef(y.iri)),
+              (B.decision, Literal(decision)), (B.decisionReason, Literal(reason)),
+              (PROV.wasAttributedTo, agent), (DCTERMS.created, created)):
+        g.add((rec, *t))
+
+    def annotate(iri: URIRef, s_: URIRef, p: URIRef, o: URIRef, why: str) -> None:
+        g.add((s_, p, o))
+        for t in ((RDF.type, B.CuratedAnnotation), (RDF.subject, s_), (RDF.predicate, p), (RDF.object, o),
+                  (B.justification, Literal(why)), (PROV.wasAttributedTo, agent), (DCTERMS.created, created),
+                  (DCTERMS.source, Literal(f"curation decision {rec.n3()} (kg curate decide)"))):
+            g.add((iri, *t))
+
+    if kind == "annex" and decision in PREDICATE:
+        annotate(I[f"annotation/annex-link-m{x.number}-a{y.number}"], URIRef(x.iri), B[PREDICATE[decision]],
+                 URIRef(y.iri), reason)
+    elif kind == "shared" and decision == "same":
+        target = I[f"shared-action/{slug}"]
+        for m, other in ((x, y), (y, x)):
+            if (URIRef(m.iri), B.sharedAction, target) in _shared_links(store, target):
+                continue   # already an occurrence: its annotation stays as it is
+            annotate(I[f"annotation/shared-m{m.number}-{slug}"], URIRef(m.iri), B.sharedAction, target,
+                     f"Occurrence of the shared action {slug}: decided the same action as measure "
+                     f"{other.number}. {reason}")
+    return Suggestion(pair, decision, reason, slug), g
+
+
+SHARED_MEMBERS = """
+SELECT ?measure ?shared WHERE { ?measure bkd:sharedAction ?shared }"""
+
+
+def _shared_links(store, target) -> set:
+    from rdflib import URIRef
+
+    from kg.namespaces import bkd
+
+    return {(URIRef(r["measure"].value), bkd().sharedAction, URIRef(r["shared"].value))
+            for r in store.query(SHARED_MEMBERS) if r["shared"].value == str(target)}
+
+
+def decide(store, kind: str, a: str, b: str, decision: str, reason: str, by: str,
+           shared_action: str = "", directory: Path | None = None) -> Decided:
+    """Record a decision on a candidate pair as a change set (kg.changes.add: checked
+    against the graph, with PROV-O provenance, revertible with `kg revert`). Raises
+    BadInput (nothing written) for bad input and kg.changes.Rejected when the check refuses it."""
+    from kg import changes
+
+    found, g = decision_graph(store, kind, a, b, decision, reason, by, shared_action, directory)
+    source = (f"curation decision: {kind} {label(found.a)} / {label(found.b)} {decision}"
+              f"{' (' + found.shared_action + ')' if found.shared_action else ''}: {found.reason}")
+    cs, _result = changes.add(g, by=by, source=source)
+    return Decided(found, cs, g)
+
+
 # ---------------------------------------------------------------- report
 
 def _layers(store, directory: Path | None) -> list[Layer]:
     found = cand.items(store)
-    review = decisions(directory)
+    review = all_decisions(store, found, directory)
     if len(found) > MAX_RANKED:
         layers = [Layer(kind) for kind in KINDS]
         for d in review.values():

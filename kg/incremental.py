@@ -70,7 +70,7 @@ from typing import Iterable
 import pyoxigraph as ox
 from pyshacl import validate as shacl_validate
 from rdflib import BNode, Graph, Literal, URIRef
-from rdflib.namespace import DCTERMS, OWL, RDF, RDFS, SKOS, XSD
+from rdflib.namespace import DCTERMS, OWL, PROV, RDF, RDFS, SKOS, XSD
 
 from kg import rdfio, rules, sources
 from kg.terms import from_ox, to_ox
@@ -590,6 +590,8 @@ def _dangling(good: Graph, subjects: set, reader: _Reader, schema: _Schema, base
             continue
         if obj in schema.described:
             continue
+        if pred == PROV.wasAttributedTo and str(obj).startswith(base + "steward/"):
+            continue   # a steward agent: kg.changes describes it in the change set's provenance (kg curate decide)
         if obj not in checked:
             checked[obj] = reader.exists(obj)
         if checked[obj]:

@@ -39,7 +39,7 @@ from pathlib import Path
 from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
 from markupsafe import Markup, escape
 from rdflib import Graph, URIRef
-from rdflib.namespace import RDFS
+from rdflib.namespace import RDF, RDFS
 
 from kg import changes, stewards
 from kg.config import settings
@@ -301,7 +301,83 @@ def render_index(error: str | None = None, status: int = 200):
     except KGError as e:
         history, history_error = [], public_message(str(e))
     return render_template("steward.html", formats=FORMATS, history=history, history_error=history_error,
-                           error=error, limit=auth.max_upload()), status
+                           error=error, limit=auth.max_upload(), curation=curation_view(history)), status
+
+
+# ---------------------------------------------------------------------------------
+# Curation of the measures a change set added (kg.curate suggest / decide)
+# ---------------------------------------------------------------------------------
+
+CURATE_KEY = "curate_cs"     # session: the change set whose new measures the page offers to curate
+SUGGESTIONS_PER_MEASURE = 5
+
+
+def _new_measures(cs) -> list[str]:
+    """The measures a change set types (bkd:Measure in its addition)."""
+    from kg.namespaces import bkd
+
+    added = next((a for _id, _meta, a, _removed, _rev in changes.layers([cs.path])), Graph())
+    return sorted(str(m) for m in added.subjects(RDF.type, bkd().Measure) if isinstance(m, URIRef))
+
+
+def curation_view(history: list) -> dict | None:
+    """The undecided candidate pairs (best 5) of each new measure of the change set
+    accepted last in this session, each with a form to decide it; None when there is none."""
+    from flask import session
+
+    from kg import curate
+
+    cs_id = session.get(CURATE_KEY)
+    cs = next((c for c in history if c.id == cs_id and not c.reverts and not c.reverted_by), None)
+    if cs is None:
+        return None
+    r = repo()
+    out = {"cs": cs.id, "measures": [], "error": None}
+    try:
+        for iri in _new_measures(cs):
+            if not _described(iri):
+                continue
+            found = curate.suggest(r.store, for_=iri)[:SUGGESTIONS_PER_MEASURE]
+            rows = []
+            for s in found:
+                other = s.b if s.a.iri == iri else s.a
+                rows.append({"kind": s.kind, "score": f"{s.score:.3f}", "a": s.a.number, "b": s.b.number,
+                             "other": curate.label(other), "other_text": curate.shorten(other.text, 120),
+                             "other_href": r.local_path(other.iri)})
+            out["measures"].append({"iri": iri, "label": r.label(iri), "href": r.local_path(iri), "rows": rows})
+    except KGError as e:
+        out["error"] = public_message(str(e))
+    return out if out["measures"] or out["error"] else None
+
+
+@bp.post("/steward/decide")
+@protected
+def decide():
+    """Decide one suggested pair: recorded as a change set (kg.curate.decide, as `kg curate decide`)."""
+    from kg import curate
+
+    form = {k: " ".join(request.form.get(k, "").split()) for k in ("kind", "a", "b", "decision", "reason",
+                                                                     "shared_action")}
+    if not form["reason"]:
+        return render_index("Give a reason for the decision. Nothing was written.", 400)
+    problem = _same_dist()
+    if problem:
+        return render_index(problem, 500)
+    try:
+        done = curate.decide(repo().store, form["kind"], form["a"], form["b"], form["decision"], form["reason"],
+                             auth.current_steward(), shared_action=form["shared_action"])
+    except changes.Rejected as e:
+        return render_index(public_message(e.result.text()), 409)
+    except BadInput as e:
+        return render_index(f"{public_message(str(e))} (nothing written)", 400)
+    from webapp import reload_graph
+
+    reload_graph(current_app)
+    r, s, cs = repo(), done.suggestion, done.changeset
+    link = ", ".join(f'<a href="{escape(r.local_path(i.iri))}">{escape(r.label(i.iri))}</a>' for i in (s.a, s.b))
+    flash(Markup(f"Decided {escape(s.kind)} pair {link}: <strong>{escape(s.decision)}</strong>; recorded as change "
+                 f"set <a href=\"#cs-{escape(cs.id)}\"><code>{escape(cs.id)}</code></a>."), "ok")
+    return redirect(url_for("steward.index") + "#curation", 303)
 
 
 @bp.route("/steward")
@@ -444,9 +520,11 @@ def accept():
         drop_pending(pending.token)
         raise
     drop_pending(pending.token)
+    from flask import session
     from webapp import reload_graph
 
     reload_graph(current_app)
+    session[CURATE_KEY] = cs.id   # the index then offers the new measures' suggestions
     r = repo()
     links = ", ".join(f'<a href="{escape(r.local_path(s["iri"]))}">{escape(r.label(s["iri"]))}</a>' for s in new)
     flash(Markup(f"Accepted change set <a href=\"#cs-{escape(cs.id)}\"><code>{escape(cs.id)}</code></a>: "
