@@ -98,6 +98,24 @@ TURTLE_PREFIXES = """@prefix bkd:       <https://w3id.org/bukhara-deer/ontology#
 """
 
 
+def new_measure(local: str, number: str, text: str) -> str:
+    """Turtle (with TURTLE_PREFIXES) of one complete new measure in section 9.0: what the
+    steward tests submit as an addition."""
+    text = text.replace('"', '\\"')  # a Turtle string
+    return TURTLE_PREFIXES + f"""
+measure:{local} a bkd:Measure ;
+    rdfs:label "Measure {number}"@en ;
+    bkd:number "{number}" ;
+    bkd:inProgramme programme:wp-2025-2032 ;
+    bkd:inSection section:9.0 ;
+    bkd:text "{text}" ;
+    bkd:priorityAsGiven "2" ; bkd:priority priority:2 ;
+    bkd:responsibility "GOs, NGOs" ;
+    bkd:leadActorType actor:go , actor:ngo ; bkd:planningUnit unit:captive-breeding-groups ;
+    bkd:describedIn document:unep-cms-bkd-mos3-doc4 .
+"""
+
+
 def source_text() -> str:
     return SOURCE.read_text(encoding="utf-8")
 

