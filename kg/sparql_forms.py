@@ -71,16 +71,6 @@ def _inspect(sparql: str) -> QueryInfo:
 _inspect_cached = lru_cache(maxsize=1024)(_inspect)
 
 
-def form(sparql: str) -> str | None:
-    """SELECT, ASK, CONSTRUCT, DESCRIBE, UPDATE, or None when unrecognisable
-    (the parser will then report the syntax error)."""
-    return inspect(sparql).form
-
-
-def uses_service(sparql: str) -> bool:
-    return inspect(sparql).service
-
-
 class QueryTooLarge(BadInput):
     """Longer than the query length limit: refused before any parser sees it."""
 

@@ -424,7 +424,13 @@ def test_result_too_large(dist):
 
 
 def test_query_form_detection():
-    from kg.sparql_forms import form as query_form, uses_service
+    from kg.sparql_forms import inspect
+
+    def query_form(text: str) -> str | None:
+        return inspect(text).form
+
+    def uses_service(text: str) -> bool:
+        return inspect(text).service
 
     assert query_form("PREFIX a: <http://x/#>\n# SELECT\nBASE <http://y/>\n  construct { } where {}") == "CONSTRUCT"
     assert query_form("# INSERT\nASK {}") == "ASK"
