@@ -160,6 +160,138 @@ def test_each_matrix_cell_lists_exactly_its_actions(client, store):
     assert checked == len(expected) > 20
 
 
+class AnnexMatrix(HTMLParser):
+    """The Annex 1 items x planning units table of /matrix: rows in page order, each
+    with its cells (column key -> same, part, links by strength) or "not fed"."""
+
+    def __init__(self):
+        super().__init__()
+        self.order: list[str] = []                               # item numbers, in page order
+        self.fed: dict[str, bool] = {}
+        self.cells: dict[tuple[str, str], dict] = {}             # (item number, column key) -> cell
+        self.text: dict[str, str] = {}                           # item number -> text of its row
+        self.columns: list[str] = []                             # column header labels
+        self._item = self._cell = None
+        self._in_table = self._in_head = False
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "table":
+            self._in_table = "annex-matrix" in a.get("class", "")
+        if not self._in_table:
+            return
+        if tag == "thead":
+            self._in_head = True
+        if tag == "tr" and "data-annex" in a:
+            self._item = a["data-annex"]
+            self.order.append(self._item)
+            self.fed[self._item] = a["data-fed"] == "yes"
+            self.text[self._item] = ""
+        if tag == "td" and "data-unit" in a:
+            self._cell = {"same": int(a["data-same"]), "part": int(a["data-part"]), "links": {}}
+            self.cells[(self._item, a["data-unit"])] = self._cell
+        if tag == "a" and self._cell is not None:
+            self._cell["links"][a["class"]] = a["href"]
+
+    def handle_endtag(self, tag):
+        if tag == "td":
+            self._cell = None
+        if tag == "thead":
+            self._in_head = False
+        if tag == "table":
+            self._in_table = False
+
+    def handle_data(self, data):
+        if self._in_table and self._item is not None:
+            self.text[self._item] += data
+            if self._cell is not None:
+                self._cell["text"] = self._cell.get("text", "") + data
+
+
+def annex_matrix(page: str) -> AnnexMatrix:
+    p = AnnexMatrix()
+    p.feed(page)
+    return p
+
+
+# (Annex 1 item, column key, measure, strength): the columns are those of the theme matrix
+ANNEX_CELLS = """
+SELECT ?item ?col ?a ?strength WHERE {
+  { ?a bkd:coveredByAnnexItem ?item . BIND("same" AS ?strength) }
+  UNION { ?a bkd:contributesToAnnexItem ?item . BIND("part" AS ?strength) }
+  { ?a bkd:planningUnit ?u . BIND(STR(?u) AS ?col) }
+  UNION
+  { ?a a bkd:Measure ; bkd:inSection ?s . FILTER NOT EXISTS { ?a bkd:planningUnit ?u } BIND(STR(?s) AS ?col) }
+}"""
+
+
+def expected_annex_cells(store) -> dict[tuple[str, str], dict[str, set[str]]]:
+    """(item number, column key) -> strength -> measure paths; "same" wins if both are given."""
+    links: dict[tuple[str, str], dict[str, str]] = defaultdict(dict)
+    for r in select(store, ANNEX_CELLS):
+        got = links[(slug(r["item"].value), r["col"].value)]
+        m = path(r["a"].value)
+        if got.get(m) != "same":
+            got[m] = r["strength"].value
+    return {k: {s: {m for m, x in v.items() if x == s} for s in ("same", "part")} for k, v in links.items()}
+
+
+def test_annex_matrix_counts_by_strength_equal_sparql_count(client, store):
+    page = html(client.get("/matrix"))
+    got = annex_matrix(page)
+    shown = {k: (c["same"], c["part"]) for k, c in got.cells.items() if c["same"] or c["part"]}
+    want = {k: (len(v["same"]), len(v["part"])) for k, v in expected_annex_cells(store).items()}
+    assert shown == want
+    assert any(s for s, _ in shown.values()) and any(p for _, p in shown.values()), "both strengths shown"
+    # the same columns as the theme table, every item a row, in number order, labelled "Annex 1.1"
+    themes = parse(page)
+    assert {c for _, c in got.cells} == {c for _, c in themes.cells}
+    assert got.order == [slug(i) for i in annex_items(store)]
+    for n in got.order:
+        assert got.text[n].strip().startswith(f"Annex {n} "), got.text[n]
+    for (n, _), cell in got.cells.items():
+        text = " ".join(cell.get("text", "").split())
+        if cell["same"] and cell["part"]:
+            assert text == f"{cell['same']} · {cell['part']} in part"
+        elif cell["part"]:
+            assert text == f"{cell['part']} in part" and set(cell["links"]) == {"annex-part"}
+        elif cell["same"]:
+            assert text == str(cell["same"]) and set(cell["links"]) == {"annex-same"}
+        else:
+            assert text == "" and not cell["links"], "an empty cell when no measure of the unit feeds the item"
+    assert '<span class="annex-part">1 in part</span>' in page, "the legend"
+
+
+def test_annex_matrix_shows_the_items_no_measure_feeds(client, store):
+    got = annex_matrix(html(client.get("/matrix")))
+    fed = feeders(store)
+    gaps = [slug(i) for i in annex_items(store) if i not in fed]
+    assert gaps, "the shipped graph has Annex 1 items no measure feeds"
+    assert [n for n in got.order if not got.fed[n]] == gaps
+    for n in gaps:
+        assert "not fed" in got.text[n] and not any(k[0] == n for k in got.cells)
+    for n in got.order:
+        if got.fed[n]:
+            assert "not fed" not in got.text[n]
+
+
+def test_each_annex_matrix_count_lists_exactly_its_measures(client, store):
+    got = annex_matrix(html(client.get("/matrix")))
+    expected = expected_annex_cells(store)
+    checked = 0
+    for key, cell in got.cells.items():
+        for strength, css, facet in (("same", "annex-same", "annex"), ("part", "annex-part", "annex_part")):
+            if not cell[strength]:
+                assert css not in cell["links"]
+                continue
+            href = cell["links"][css]
+            assert parse_qs(urlsplit(href).query)[facet] == [key[0]]
+            listed = parse(html(client.get(href)))
+            assert set(listed.list_rows) == expected[key][strength], (key, href)
+            checked += 1
+    assert checked == sum(1 for v in expected.values() for s in ("same", "part") if v[s]) > 10
+
+
 # ---------------------------------------------------------------- trace
 
 def occurrences(store, shared: str) -> dict[str, str]:
@@ -391,6 +523,10 @@ def actions_where(store, pattern: str) -> set[str]:
      "?a bkd:theme <{B}theme/reintroduction-translocation> ; bkd:actionClass <{B}iucn-action/3.3> ; "
      "bkd:planningUnit <{B}population/syr-darya>"),
     ("theme=habitat-restoration&kind=annex1", "?a bkd:theme <{B}theme/habitat-restoration> ; a bkd:Annex1Item"),
+    ("annex=3.2", "?a bkd:coveredByAnnexItem <{B}annex1/3.2>"),
+    ("annex_part=1.1", "?a bkd:contributesToAnnexItem <{B}annex1/1.1>"),
+    ("annex_part=1.1&unit=middle-amu-darya",
+     "?a bkd:contributesToAnnexItem <{B}annex1/1.1> ; bkd:planningUnit <{B}population/middle-amu-darya>"),
 ])
 def test_curated_filters_work_and_combine(client, store, query, pattern):
     want = actions_where(store, pattern.replace("{B}", BASE))

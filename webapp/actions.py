@@ -36,8 +36,11 @@ SOURCE_PROPERTIES = {"sections": "bkd:inSection", "units": "bkd:planningUnit", "
 # action's planning unit, apart from the countries its text names (issue 11)
 DERIVED_PROPERTIES = {"unit_countries": "bkd:concernsCountryViaPlanningUnit"}
 # curated annotations (issue 5): only their IRI values count
+# the Annex 1 items an action feeds, as the same action (the CSV's annex_items) or in part
+# (annex_items_in_part)
 CURATED = {"themes": "bkd:theme", "action_classes": "bkd:actionClass", "threats": "bkd:threatClass",
-           "shared": "bkd:sharedAction"}
+           "shared": "bkd:sharedAction", "annex_items": "bkd:coveredByAnnexItem",
+           "annex_items_in_part": "bkd:contributesToAnnexItem"}
 PROPERTIES = {**SOURCE_PROPERTIES, **DERIVED_PROPERTIES, **CURATED}
 # one query per property, written once from the constants above
 PROPERTY_QUERIES = {attr: f"SELECT ?a ?v WHERE {{ ?a {prop} ?v . {'FILTER(isIRI(?v))' if attr in CURATED else ''} }}"
@@ -47,7 +50,9 @@ PROPERTY_QUERIES = {attr: f"SELECT ?a ?v WHERE {{ ?a {prop} ?v . {'FILTER(isIRI(
 FACETS = {"unit": "units", "priority": "priorities", "country": "countries", "actor": "actors",
           "section": "sections", "programme": "programmes", "unit_country": "unit_countries",
           # curated annotations (issue 5)
-          "theme": "themes", "action_class": "action_classes", "threat": "threats", "shared": "shared"}
+          "theme": "themes", "action_class": "action_classes", "threat": "threats", "shared": "shared",
+          # Annex 1 item numbers (annex=1.1): fed as the same action, or in part
+          "annex": "annex_items", "annex_part": "annex_items_in_part"}
 # how the country filter reads a country (URL parameter country_scope): named in the
 # text (bkd:concernsCountry), through the planning unit's sites
 # (bkd:concernsCountryViaPlanningUnit), or either; "text" when absent or unknown
@@ -78,6 +83,8 @@ class Action:
     action_classes: tuple[str, ...] = ()
     threats: tuple[str, ...] = ()
     shared: tuple[str, ...] = ()
+    annex_items: tuple[str, ...] = ()          # Annex 1 items it feeds as the same action
+    annex_items_in_part: tuple[str, ...] = ()  # Annex 1 items it feeds in part
 
     @property
     def sort_key(self) -> tuple:

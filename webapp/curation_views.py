@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from textwrap import shorten
 from typing import Iterable
 from urllib.parse import urlencode
 
@@ -150,14 +151,44 @@ class Cell:
 
 
 @dataclass
+class AnnexCell:
+    """The actions of one column that feed an Annex 1 item, by strength (an action linked
+    with both strengths counts as the same action, as on the trace pages)."""
+    column: Column
+    same: int = 0
+    part: int = 0
+    same_href: str = ""
+    part_href: str = ""
+
+    @property
+    def count(self) -> int:
+        return self.same + self.part
+
+
+@dataclass
+class AnnexRow:
+    item: Link     # labelled "Annex 1.1"
+    slug: str      # the item's number, the value of the annex / annex_part filters
+    text: str      # its text, shortened
+    full: str      # its whole text
+    fed: bool      # does any action feed it?
+
+
+ANNEX_TEXT = 70  # characters of an Annex 1 item's text shown in its matrix row
+
+
+@dataclass
 class Matrix:
     """Themes x columns, computed once per graph. Cells are kept only where there are
     actions (a large graph has tens of thousands of columns, most of them empty for a
-    theme); page() fills in the empty ones of the columns shown."""
+    theme); page() fills in the empty ones of the columns shown. The same columns for
+    the Annex 1 items: annex_page() counts the actions of each column feeding each item."""
     columns: list[Column]
     themes: list[tuple[Link, str]]  # (theme, theme slug)
     cells: dict[tuple[str, str], Cell]  # (theme IRI, column key) -> cell
     url: str
+    annex: list[AnnexRow] = field(default_factory=list)  # every Annex 1 item, in number order
+    annex_cells: dict[tuple[str, str], AnnexCell] = field(default_factory=dict)  # (item IRI, column key)
 
     @property
     def rows(self) -> list[tuple[Link, str, list[Cell]]]:
@@ -177,6 +208,21 @@ class Matrix:
                 cells.append(cell)
             rows.append((theme, slug, cells))
         return cols, rows
+
+    def annex_page(self, columns: list[Column]) -> list[tuple[AnnexRow, list[AnnexCell]]]:
+        """Every Annex 1 item with a cell per column shown (an item no action feeds: no cells)."""
+        rows = []
+        for row in self.annex:
+            cells = []
+            for c in columns if row.fed else ():
+                cell = self.annex_cells.get((row.item.iri, c.key)) or AnnexCell(c)
+                if cell.same and not cell.same_href:
+                    cell.same_href = f"{self.url}?{urlencode({'annex': row.slug, **c.params})}"
+                if cell.part and not cell.part_href:
+                    cell.part_href = f"{self.url}?{urlencode({'annex_part': row.slug, **c.params})}"
+                cells.append(cell)
+            rows.append((row, cells))
+        return rows
 
 
 def _ranks(repo: Repository) -> dict[str, int]:
@@ -208,12 +254,19 @@ def matrix(table: ActionTable, url: str) -> Matrix:
     cols: dict[str, Column] = {}
     first: dict[str, int] = {}  # column key -> first action (document order) in it
     cells: dict[tuple[str, str], Cell] = {}
+    annex_cells: dict[tuple[str, str], AnnexCell] = {}
     for i, a in enumerate(table.rows):
         keys = []
         for key, label, params, title in columns_of(table, a):
             if key not in cols:
                 cols[key], first[key] = Column(key, label, params, title), i
             keys.append(key)
+        same = set(a.annex_items)
+        for item, strength in [*((i, "same") for i in a.annex_items),
+                               *((i, "part") for i in a.annex_items_in_part if i not in same)]:
+            for key in keys:
+                acell = annex_cells.get((item, key)) or annex_cells.setdefault((item, key), AnnexCell(cols[key]))
+                setattr(acell, strength, getattr(acell, strength) + 1)
         if not a.themes:
             continue
         rank = min((ranks[p] for p in a.priorities if p in ranks), default=None)
@@ -235,7 +288,11 @@ def matrix(table: ActionTable, url: str) -> Matrix:
     columns = sorted(cols.values(), key=lambda c: (group(c), first[c.key]))
     themes = sorted({t for a in table.rows for t in a.themes}, key=lambda t: natural_key(repo.label(t)))
     links = [(Link(t, repo.label(t), repo.local_path(t) or t), table.value("theme", t)) for t in themes]
-    return Matrix(columns, links, cells, url)
+    fed = {item for item, _ in annex_cells}
+    annex = [AnnexRow(Link(a.iri, f"Annex {a.number}", repo.local_path(a.iri) or a.iri), table.value("annex", a.iri),
+                      shorten(a.text, ANNEX_TEXT, placeholder=" …"), a.text, a.iri in fed)
+             for a in table.of_kind("annex1")]
+    return Matrix(columns, links, cells, url, annex, annex_cells)
 
 
 # ---------------------------------------------------------------- trace

@@ -21,7 +21,8 @@ UNTAGGED_SHOWN = 200  # measures with no threat tag, listed on /curation
 def matrix():
     m = cached("matrix", lambda: make_matrix(table(), url_for("pages.measures")))
     page, rows = m.page(page_number(request.args.get("page")), MATRIX_COLUMNS)
-    return render_template("matrix.html", m=m, columns=page.items, rows=rows, page=page)
+    return render_template("matrix.html", m=m, columns=page.items, rows=rows, page=page,
+                           annex_rows=m.annex_page(page.items))
 
 
 def tracer() -> Tracer:
