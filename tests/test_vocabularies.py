@@ -111,6 +111,13 @@ def test_threat_labels_are_the_v3_2_wordings(threats):
     assert label("5.1.3") == "Persecution/control"
     assert label("8.3") == "Introduced genetic material"
     assert label("7.2") == "Dams & water management/use"
+    # level-3 codes added with a per-concept note naming where they were confirmed
+    assert label("7.2.9") == "Small dams"
+    assert label("7.2.10") == "Large dams"
+    assert label("8.2.2") == "Named species"
+    assert label("5.4.1") == "Intentional use: (subsistence/small scale) [harvest]"
+    for code in ("7.2.9", "7.2.10", "8.2.2", "5.4.1"):
+        assert "confirmed" in str(threats.value(URIRef(THREAT + code), SKOS.note)), code
 
 
 def test_red_list_actions_scheme(actions):
