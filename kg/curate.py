@@ -8,7 +8,10 @@ review files (kg.reviews), and how far the review and the links it yields have g
   report(store)        per layer (annex links, shared actions): candidates, decided,
                        undecided; the links of the built graph by strength (same
                        action / in part; members of each shared action); the Annex 1
-                       items no measure feeds; the measures with no threat tag
+                       items no measure feeds; the actions whose text names a threat
+                       (the lexicon data/curation/threat-terms.csv) with no matching
+                       threat tag; the measures with no threat tag at all
+  threat_gaps(store)   that list of actions naming a threat without a matching tag
 
 Both return data; the CLI (kg.cli) and the web app (webapp/curation_views) format it.
 The pairs are those of the current store, so a measure added by a change set has its
@@ -54,6 +57,20 @@ UNTAGGED = """
 SELECT ?measure ?number ?text WHERE {
   ?measure a bkd:Measure ; bkd:number ?number ; bkd:text ?text .
   FILTER NOT EXISTS { ?measure bkd:threatClass ?threat }
+}"""
+# the texts of the actions (measures and Annex 1 items), their threat tags, and the
+# skos:broader links between threat classes, by code (threat_gaps)
+ACTION_TEXTS = """
+SELECT ?action ?kind ?number ?text WHERE {
+  { ?action a bkd:Measure . BIND("measure" AS ?kind) } UNION { ?action a bkd:Annex1Item . BIND("annex1" AS ?kind) }
+  ?action bkd:number ?number ; bkd:text ?text .
+}"""
+THREAT_TAGS = """
+SELECT ?action ?code WHERE { ?action bkd:threatClass/skos:notation ?code }"""
+THREAT_BROADER = """
+SELECT ?code ?broader WHERE {
+  ?c a bkd:ThreatClass ; skos:notation ?code .
+  OPTIONAL { ?c skos:broader/skos:notation ?broader }
 }"""
 TOTALS = """
 SELECT ?kind (COUNT(DISTINCT ?a) AS ?n) WHERE {
@@ -125,6 +142,34 @@ class Membership:
     members: int
 
 
+@dataclass(frozen=True)
+class ThreatTerm:
+    """One row of the threat lexicon (data/curation/threat-terms.csv)."""
+    term: str
+    pattern: str          # a case-insensitive Python regex over an action's text
+    code: str             # an IUCN threat code (skos:notation in ontology/vocab/iucn-threats.ttl)
+    note: str = ""
+
+    @property
+    def regex(self) -> re.Pattern:
+        return re.compile(self.pattern, re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class ThreatGap:
+    """An action whose text names threats (term, code) that none of its tags match."""
+    iri: str
+    kind: str                          # measure | annex1
+    number: str
+    text: str
+    named: tuple[tuple[str, str], ...]  # (term, code) the text names without a matching tag
+    tags: tuple[str, ...]               # the codes of its bkd:threatClass tags
+
+    @property
+    def label(self) -> str:
+        return f"Annex 1 item {self.number}" if self.kind == "annex1" else f"measure {self.number}"
+
+
 @dataclass
 class Report:
     layers: list[Layer]
@@ -138,6 +183,8 @@ class Report:
     annex_total: int = 0
     measure_total: int = 0
     error: str = ""                       # the review files could not be read
+    threat_gaps: list[ThreatGap] = field(default_factory=list)   # text names a threat, no matching tag
+    untagged_annex: int = 0               # Annex 1 items with no threat class
 
     def layer(self, kind: str) -> Layer:
         return next(x for x in self.layers if x.kind == kind)
@@ -152,7 +199,11 @@ class Report:
                           "shared": {m.label: m.members for m in self.memberships}},
                 "annex_items": self.annex_total, "measures": self.measure_total,
                 "unfed_annex_items": [e.number for e in self.unfed],
-                "measures_without_threat": [e.number for e in self.untagged]}
+                "measures_without_threat": [e.number for e in self.untagged],
+                "untagged": {"measures": len(self.untagged), "annex_items": self.untagged_annex},
+                "threat_named_without_tag": [
+                    {"kind": g.kind, "number": g.number, "tags": list(g.tags),
+                     "named": [{"term": t, "threat": c} for t, c in g.named]} for g in self.threat_gaps]}
 
 
 # ---------------------------------------------------------------- pairs and decisions
@@ -463,8 +514,106 @@ def report(store, directory: Path | None = None) -> Report:
         rows = [Entry(r[var].value, r["number"].value, r["text"].value) for r in store.query(sparql)]
         return sorted(rows, key=lambda e: (cand.number_key(e.number), e.iri))
     total = {r["kind"].value: int(r["n"].value) for r in store.query(TOTALS)}
+    tagged_annex = {r["action"].value for r in store.query(THREAT_TAGS)} & {
+        r["action"].value for r in store.query(ACTION_TEXTS) if r["kind"].value == "annex1"}
     return Report(layers, ranked, links, measures, fed, members, entries(UNFED, "item"),
-                  entries(UNTAGGED, "measure"), total.get("annex1", 0), total.get("measure", 0), error)
+                  entries(UNTAGGED, "measure"), total.get("annex1", 0), total.get("measure", 0), error,
+                  threat_gaps(store), total.get("annex1", 0) - len(tagged_annex))
+
+
+# ---------------------------------------------------------------- threats the text names
+
+THREAT_TERMS = Path(__file__).resolve().parent.parent / "data" / "curation" / "threat-terms.csv"
+TERM_COLUMNS = ("term", "pattern", "threat_code", "note")
+
+
+def threat_terms(path: Path | None = None) -> list[ThreatTerm]:
+    """The threat lexicon: the words of the source text that name a threat, each with
+    the IUCN threat code it names. BadInput for a missing column, an empty cell or a
+    pattern that does not compile."""
+    import csv
+
+    path = Path(path) if path else THREAT_TERMS
+    with path.open(encoding="utf-8", newline="") as f:
+        reader = csv.DictReader(f)
+        missing = [c for c in TERM_COLUMNS if c not in (reader.fieldnames or [])]
+        if missing:
+            raise BadInput(f"{path}: missing column(s) {', '.join(missing)}")
+        out = []
+        for line, row in enumerate(reader, start=2):
+            t = ThreatTerm(*((row[c] or "").strip() for c in TERM_COLUMNS))
+            if not (t.term and t.pattern and t.code):
+                raise BadInput(f"{path}:{line}: term, pattern and threat_code are required")
+            try:
+                t.regex
+            except re.error as e:
+                raise BadInput(f"{path}:{line}: pattern {t.pattern!r} does not compile: {e}") from None
+            out.append(t)
+    return out
+
+
+def related_codes(broader: dict[str, set[str]], code: str) -> set[str]:
+    """The code, every broader code and every narrower code (skos:broader, transitively)."""
+    return {code} | _ancestors(broader, code) | {c for c in broader if code in _ancestors(broader, c)}
+
+
+def _ancestors(broader: dict[str, set[str]], code: str) -> set[str]:
+    seen, todo = set(), [code]
+    while todo:
+        for b in broader.get(todo.pop(), ()):
+            if b not in seen:
+                seen.add(b)
+                todo.append(b)
+    return seen
+
+
+def named_threats(text: str, terms: list[ThreatTerm]) -> list[tuple[str, str]]:
+    """The (term, code) pairs of the lexicon that the text names, in lexicon order."""
+    return [(t.term, t.code) for t in terms if t.regex.search(text)]
+
+
+def threat_gaps(store, terms: list[ThreatTerm] | None = None) -> list[ThreatGap]:
+    """The actions (measures and Annex 1 items) whose text names a threat of the
+    lexicon that none of their bkd:threatClass tags matches; a tag matches when it is
+    the named code or a broader or narrower one (skos:broader in the store). By kind
+    (measures first), then number. KGError for a lexicon code the vocabulary lacks."""
+    terms = threat_terms() if terms is None else terms
+    broader: dict[str, set[str]] = {}
+    for r in store.query(THREAT_BROADER):
+        broader.setdefault(r["code"].value, set())
+        if r["broader"] is not None:
+            broader[r["code"].value].add(r["broader"].value)
+    unknown = sorted({t.code for t in terms} - set(broader), key=cand.number_key)
+    if unknown and broader:
+        raise KGError(f"{THREAT_TERMS.name}: threat code(s) {', '.join(unknown)} not in the IUCN threats vocabulary")
+    tags: dict[str, set[str]] = {}
+    for r in store.query(THREAT_TAGS):
+        tags.setdefault(r["action"].value, set()).add(r["code"].value)
+    related = {t.code: related_codes(broader, t.code) for t in terms}
+    out = []
+    for r in store.query(ACTION_TEXTS):
+        iri, text = r["action"].value, r["text"].value
+        mine = tags.get(iri, set())
+        missing = tuple((term, code) for term, code in named_threats(text, terms) if not mine & related[code])
+        if missing:
+            out.append(ThreatGap(iri, r["kind"].value, r["number"].value, text, missing,
+                                 tuple(sorted(mine, key=cand.number_key))))
+    return sorted(out, key=lambda g: (g.kind != "measure", cand.number_key(g.number), g.iri))
+
+
+def threat_lines(r: Report) -> list[str]:
+    """The threat part of `kg curate report` as text lines."""
+    lines = [f"Actions whose text names a threat with no matching threat tag: {len(r.threat_gaps)}"]
+    for g in r.threat_gaps:
+        named = "; ".join(f'"{t}" -> {c}' for t, c in g.named)
+        lines.append(f"  {label_of(g):13}  names {named}  (tags: {', '.join(g.tags) or 'none'})")
+    lines.append(f"Actions with no threat tag at all: {len(r.untagged)} of {r.measure_total} measures, "
+                 f"{r.untagged_annex} of {r.annex_total} Annex 1 items")
+    return lines
+
+
+def label_of(g: ThreatGap) -> str:
+    return f"annex {g.number}" if g.kind == "annex1" else g.number
 
 
 
