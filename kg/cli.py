@@ -369,6 +369,7 @@ def _report(r) -> str:
         lines.append(f"    {m.members:3}  {m.label}")
     lines += ["", f"Annex 1 items no measure feeds (neither strength): {len(r.unfed)} of {r.annex_total}"]
     lines += [f"  {e.number:5}  {curate.shorten(e.text)}" for e in r.unfed]
+    lines += ["", *curate.threat_lines(r)]
     lines += ["", f"Measures with no threat tag (bkd:threatClass): {len(r.untagged)} of {r.measure_total}"]
     numbers, line = [e.number for e in r.untagged], "  "
     for n in numbers:

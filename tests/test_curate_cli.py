@@ -264,6 +264,8 @@ def test_kg_curate_report(kg, store):
     assert f"Annex 1 items no measure feeds (neither strength): {len(r.unfed)} of {r.annex_total}" in text
     for e in r.unfed:
         assert re.search(rf"^  {re.escape(e.number)}\s+{re.escape(curate.shorten(e.text)[:40])}", text, re.M)
+    for line in curate.threat_lines(r):  # threats the texts name without a matching tag, then the counts
+        assert line in text
     assert f"Measures with no threat tag (bkd:threatClass): {len(r.untagged)} of {r.measure_total}" in text
     listed = re.findall(r"\d+\.\d+", text.split("Measures with no threat tag")[1].split("\n", 1)[1])
     assert listed == [e.number for e in r.untagged]
