@@ -76,8 +76,9 @@ class Page(HTMLParser):
             self._in_num = False
 
 
-def parse(page: str) -> Page:
-    p = Page()
+def parse(page: str, parser: type = None):
+    """The page fed to a parser (default: Page)."""
+    p = (parser or Page)()
     p.feed(page)
     return p
 
@@ -85,13 +86,15 @@ def parse(page: str) -> Page:
 # ---------------------------------------------------------------- matrix
 
 # (theme, column key, action) for every action: the column keys the matrix uses
+# the column of a measure: its planning unit, or its section when it has none
+UNIT_COLUMN = """{ ?a bkd:planningUnit ?u . BIND(STR(?u) AS ?col) }
+  UNION
+  { ?a a bkd:Measure ; bkd:inSection ?s . FILTER NOT EXISTS { ?a bkd:planningUnit ?u } BIND(STR(?s) AS ?col) }"""
 CELLS = """
 SELECT ?t ?col ?a ?rank WHERE {
   ?a a bkd:Action ; bkd:theme ?t .
   OPTIONAL { ?a bkd:priority/bkd:rank ?rank }
-  { ?a bkd:planningUnit ?u . BIND(STR(?u) AS ?col) }
-  UNION
-  { ?a a bkd:Measure ; bkd:inSection ?s . FILTER NOT EXISTS { ?a bkd:planningUnit ?u } BIND(STR(?s) AS ?col) }
+  """ + UNIT_COLUMN + """
   UNION
   { ?a a bkd:Annex1Item . BIND("annex1" AS ?col) }
   UNION
@@ -208,10 +211,8 @@ class AnnexMatrix(HTMLParser):
                 self._cell["text"] = self._cell.get("text", "") + data
 
 
-def annex_matrix(page: str) -> AnnexMatrix:
-    p = AnnexMatrix()
-    p.feed(page)
-    return p
+def annex_matrix(page: str) -> "AnnexMatrix":
+    return parse(page, AnnexMatrix)
 
 
 # (Annex 1 item, column key, measure, strength): the columns are those of the theme matrix
@@ -219,9 +220,7 @@ ANNEX_CELLS = """
 SELECT ?item ?col ?a ?strength WHERE {
   { ?a bkd:coveredByAnnexItem ?item . BIND("same" AS ?strength) }
   UNION { ?a bkd:contributesToAnnexItem ?item . BIND("part" AS ?strength) }
-  { ?a bkd:planningUnit ?u . BIND(STR(?u) AS ?col) }
-  UNION
-  { ?a a bkd:Measure ; bkd:inSection ?s . FILTER NOT EXISTS { ?a bkd:planningUnit ?u } BIND(STR(?s) AS ?col) }
+  """ + UNIT_COLUMN + """
 }"""
 
 
