@@ -77,7 +77,7 @@ from kg.config import settings
 from kg.csvsafe import restore
 from kg.errors import BadInput
 from kg import export
-from kg.export import COLUMNS, CURATED, MULTI, SEP
+from kg.export import COLUMNS, CURATED, MULTI, READ_ONLY, SEP
 from kg.namespaces import bind_all, bkd
 
 MAX_ERRORS = 20
@@ -85,9 +85,6 @@ REQUIRED = ("kind", "number", "section", "text")
 KINDS = {"measure": ("Measure", "measure/", "Measure {}"),
          "annex1": ("Annex1Item", "annex1/", "Annex 1 item {}")}
 DEFAULT_PROGRAMME = "programme/wp-2025-2032"
-# read-only columns: curated (data/curation) and derived (computed from other facts)
-DERIVED = tuple(getattr(export, "DERIVED", ()))
-READ_ONLY = tuple(CURATED) + tuple(c for c in DERIVED if c not in CURATED)
 CURATION_HOWTO = ("curated links are not changed through CSV rows: the curated layer follows the review "
                   "files data/curation/reviews/*.csv (annex links: annex-links.csv; shared actions: "
                   "shared-actions.csv) and the justified annotations in data/curation/*.ttl (themes.ttl, "
