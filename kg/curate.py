@@ -85,6 +85,8 @@ SELECT ?d ?decision ?reason ?a WHERE {
 }"""
 SHARED_ACTIONS = """
 SELECT ?shared WHERE { ?shared a bkd:SharedAction }"""
+SHARED_MEMBERS = """
+SELECT ?measure ?shared WHERE { ?measure bkd:sharedAction ?shared }"""
 
 
 @dataclass(frozen=True)
@@ -223,12 +225,6 @@ def decisions(directory: Path | None = None) -> dict[tuple[str, str, str], revie
     return {d.key: d for kind in KINDS for d in reviews.read(kind, directory)}
 
 
-def _key(kind: str, a: str, b: str) -> tuple[str, str, str]:
-    if kind == "shared":
-        a, b = sorted((a, b), key=cand.number_key)
-    return (kind, a, b)
-
-
 def resolve(found: list[cand.Item], spec: str, base: str | None = None) -> list[cand.Item]:
     """The measure(s) or Annex 1 item(s) that `spec` names: an IRI (full, bkdi:path or
     path under the base), "annex 6.2" / "annex1 6.2" / "annex1/6.2" for an Annex 1 item,
@@ -314,7 +310,7 @@ def suggest(store, *, for_: str | None = None, decided: bool = False,
     for p in cand.rank(found):
         if only is not None and p.a.iri not in only and p.b.iri not in only:
             continue
-        d = review.get(_key(p.kind, p.a.number, p.b.number))
+        d = review.get(p.key)   # shared pairs: a is the lower-numbered measure, as in Decision.key
         has = d is not None and bool(d.decision)
         if has and not decided:
             continue
@@ -431,26 +427,14 @@ def decision_graph(store, kind: str, a: str, b: str, decision: str, reason: str,
                  URIRef(y.iri), reason)
     elif kind == "shared" and decision == "same":
         target = I[f"shared-action/{slug}"]
+        members = {r["measure"].value for r in store.query(SHARED_MEMBERS) if r["shared"].value == str(target)}
         for m, other in ((x, y), (y, x)):
-            if (URIRef(m.iri), B.sharedAction, target) in _shared_links(store, target):
+            if m.iri in members:
                 continue   # already an occurrence: its annotation stays as it is
             annotate(I[f"annotation/shared-m{m.number}-{slug}"], URIRef(m.iri), B.sharedAction, target,
                      f"Occurrence of the shared action {slug}: decided the same action as measure "
                      f"{other.number}. {reason}")
     return Suggestion(pair, decision, reason, slug), g
-
-
-SHARED_MEMBERS = """
-SELECT ?measure ?shared WHERE { ?measure bkd:sharedAction ?shared }"""
-
-
-def _shared_links(store, target) -> set:
-    from rdflib import URIRef
-
-    from kg.namespaces import bkd
-
-    return {(URIRef(r["measure"].value), bkd().sharedAction, URIRef(r["shared"].value))
-            for r in store.query(SHARED_MEMBERS) if r["shared"].value == str(target)}
 
 
 def decide(store, kind: str, a: str, b: str, decision: str, reason: str, by: str,
@@ -606,15 +590,10 @@ def threat_lines(r: Report) -> list[str]:
     lines = [f"Actions whose text names a threat with no matching threat tag: {len(r.threat_gaps)}"]
     for g in r.threat_gaps:
         named = "; ".join(f'"{t}" -> {c}' for t, c in g.named)
-        lines.append(f"  {label_of(g):13}  names {named}  (tags: {', '.join(g.tags) or 'none'})")
+        lines.append(f"  {label(g):13}  names {named}  (tags: {', '.join(g.tags) or 'none'})")
     lines.append(f"Actions with no threat tag at all: {len(r.untagged)} of {r.measure_total} measures, "
                  f"{r.untagged_annex} of {r.annex_total} Annex 1 items")
     return lines
-
-
-def label_of(g: ThreatGap) -> str:
-    return f"annex {g.number}" if g.kind == "annex1" else g.number
-
 
 
 def shorten(text: str, width: int = 80) -> str:
@@ -628,6 +607,6 @@ def shorten(text: str, width: int = 80) -> str:
     return cut.rstrip(" ,;:.") + "…"
 
 
-def label(item: cand.Item) -> str:
+def label(item: cand.Item | ThreatGap) -> str:
     """How the CLI names a measure or Annex 1 item (what --for accepts)."""
     return f"annex {item.number}" if item.kind == "annex1" else item.number
