@@ -36,7 +36,6 @@ import atexit
 import multiprocessing
 import os
 import queue
-import re
 import signal
 import sys
 import threading
@@ -48,6 +47,7 @@ import pyoxigraph as ox
 
 from kg.errors import BadInput, KGError
 from kg.sparql_forms import check_bounds
+from webapp.public_text import public_text
 from webapp.worker_sandbox import confine
 
 # Public format names -> (Oxigraph format, media type sent back).
@@ -133,13 +133,10 @@ class WorkerCrashed(WorkerFailed):
 # ---------------------------------------------------------------------------
 # Worker process side.
 
-_PATH = re.compile(r"(?<![\w:/.])/(?:[\w.@+-]+/)*[\w.@+-]+")
-
-
 def scrub(message: str) -> str:
     """An engine's error message fit for the wire: one line, at most 300 characters,
-    file-system paths replaced (IRIs, written scheme://..., are kept)."""
-    return _PATH.sub("<path>", " ".join(message.split()))[:300] or "the engine gave no reason"
+    file-system paths and exception names removed (webapp.public_text; IRIs are kept)."""
+    return public_text(" ".join(message.split()))[:300] or "the engine gave no reason"
 
 
 class _TooLarge(Exception):

@@ -30,7 +30,6 @@ a path becomes relative to the project, or its file name; the log keeps the deta
 from __future__ import annotations
 
 import os
-import re
 from collections import OrderedDict
 from datetime import datetime, timedelta, timezone
 from functools import partial, wraps
@@ -46,6 +45,7 @@ from kg.config import settings
 from kg.errors import BadInput, KGError
 from webapp import auth, links
 from webapp.describe import EXISTS
+from webapp.public_text import public_text
 from webapp.repository import named_node
 from webapp.steward_pending import (DEFAULT_MAX_BYTES, DEFAULT_PER_STEWARD, DEFAULT_TTL, PendingAddition,
                                     PendingStore, PendingTooLarge)
@@ -144,10 +144,6 @@ def drop_pending(token: str) -> None:
 
 
 # an absolute path (/a/b, ~/a/b) not inside a URL; and a Python exception's class name
-_ABS_PATH = re.compile(r"(?<![\w/:.~-])~?(?:/[^\s/'\"()<>,;:]+){2,}/?")
-_EXC_NAME = re.compile(r"\b(?:[A-Za-z_][\w.]*\.)?[A-Z]\w*(?:Error|Exception)\b:?\s*")
-
-
 def _short_path(path: str) -> str:
     """Relative to the project when inside it, else the file name."""
     p = Path(path).expanduser()
@@ -160,7 +156,7 @@ def _short_path(path: str) -> str:
 def public_message(text: str) -> str:
     """A message fit for a page anyone with an account sees: no absolute paths, no
     exception class names (the log keeps the original)."""
-    out = _EXC_NAME.sub("", _ABS_PATH.sub(lambda m: _short_path(m.group(0)), text))
+    out = public_text(text, _short_path)
     if out != text:
         current_app.logger.info("steward: shown without paths: %s", text)
     return out
