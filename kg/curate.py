@@ -72,6 +72,11 @@ SELECT ?code ?broader WHERE {
   ?c a bkd:ThreatClass ; skos:notation ?code .
   OPTIONAL { ?c skos:broader/skos:notation ?broader }
 }"""
+# the Annex 1 items (with number and text, as ACTION_TEXTS) that have a threat tag (THREAT_TAGS)
+TAGGED_ANNEX = """
+SELECT (COUNT(DISTINCT ?a) AS ?n) WHERE {
+  ?a a bkd:Annex1Item ; bkd:number ?number ; bkd:text ?text ; bkd:threatClass/skos:notation ?code .
+}"""
 TOTALS = """
 SELECT ?kind (COUNT(DISTINCT ?a) AS ?n) WHERE {
   { ?a a bkd:Measure . BIND("measure" AS ?kind) } UNION { ?a a bkd:Annex1Item . BIND("annex1" AS ?kind) }
@@ -498,11 +503,10 @@ def report(store, directory: Path | None = None) -> Report:
         rows = [Entry(r[var].value, r["number"].value, r["text"].value) for r in store.query(sparql)]
         return sorted(rows, key=lambda e: (cand.number_key(e.number), e.iri))
     total = {r["kind"].value: int(r["n"].value) for r in store.query(TOTALS)}
-    tagged_annex = {r["action"].value for r in store.query(THREAT_TAGS)} & {
-        r["action"].value for r in store.query(ACTION_TEXTS) if r["kind"].value == "annex1"}
+    tagged_annex = next((int(r["n"].value) for r in store.query(TAGGED_ANNEX)), 0)
     return Report(layers, ranked, links, measures, fed, members, entries(UNFED, "item"),
                   entries(UNTAGGED, "measure"), total.get("annex1", 0), total.get("measure", 0), error,
-                  threat_gaps(store), total.get("annex1", 0) - len(tagged_annex))
+                  threat_gaps(store), total.get("annex1", 0) - tagged_annex)
 
 
 # ---------------------------------------------------------------- threats the text names
