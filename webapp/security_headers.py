@@ -17,10 +17,9 @@ What they are for:
   KG_PROXY_FIX, as the proxy says): a plain-HTTP development server never sends it.
 
 Headers a view or a blueprint has set already win: /sparql keeps its CORS headers, the
-steward pages keep their own Cache-Control and X-Frame-Options. A Content-Security-
-Policy set earlier is merged directive by directive (its directives win; ours fill in
-the ones it does not name), so the steward blueprint's `frame-ancestors 'none'` and
-this policy make one header, not two.
+steward pages keep their own Cache-Control. A Content-Security-Policy set earlier is
+merged directive by directive (its directives win; ours fill in the ones it does not
+name), so a view's own directives and this policy make one header, not two.
 """
 from __future__ import annotations
 

@@ -85,10 +85,9 @@ def _limits() -> None:
 
 @bp.after_request
 def _private(resp: Response) -> Response:
-    """Steward pages hold CSRF tokens and unpublished data: not cached, not framed."""
+    """Steward pages hold CSRF tokens and unpublished data: not cached (framing is
+    refused on every page by webapp.security_headers)."""
     resp.headers["Cache-Control"] = "no-store"
-    resp.headers["X-Frame-Options"] = "DENY"
-    resp.headers.setdefault("Content-Security-Policy", "frame-ancestors 'none'")
     return resp
 
 
