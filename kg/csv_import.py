@@ -204,12 +204,7 @@ def _current_rows(store, iris: list[str]) -> dict[str, dict[str, str]]:
     if not iris:
         return out
     for sol in store.query(export.MEASURES, values={"iri": [ox.NamedNode(i) for i in iris]}):
-        row = {}
-        for c in COLUMNS:
-            try:
-                row[c] = term_text(sol[c])
-            except (KeyError, IndexError, TypeError):
-                row[c] = ""
+        row = {c: term_text(sol[c]) for c in COLUMNS}   # as kg.export.measures reads them
         out[row["iri"]] = row
     return out
 
