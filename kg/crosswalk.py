@@ -52,6 +52,18 @@ def numbered(graph: Graph, cls: URIRef) -> dict[str, URIRef]:
             if isinstance(s, URIRef) and graph.value(s, number) is not None}
 
 
+def add_link(g: Graph, iri: URIRef, s: URIRef, p: URIRef, o: URIRef, justification: str, agent: URIRef,
+             created: Literal, source: str) -> None:
+    """The link (s p o) and the bkd:CuratedAnnotation `iri` that reifies it (the build's
+    links here, and kg.curate.decide's change sets)."""
+    B = bkd()
+    g.add((s, p, o))
+    for t in ((RDF.type, B.CuratedAnnotation), (RDF.subject, s), (RDF.predicate, p), (RDF.object, o),
+              (B.justification, Literal(justification)), (PROV.wasAttributedTo, agent),
+              (DCTERMS.created, created), (DCTERMS.source, Literal(source))):
+        g.add((iri, *t))
+
+
 def decided(kind: str, directory: Path | None = None) -> list[reviews.Decision]:
     return [d for d in reviews.read(kind, directory) if d.decision]
 
@@ -70,11 +82,7 @@ def triples(data: Graph, curation: Graph, directory: Path | None = None) -> Grap
     created = Literal(reviews.REVIEW_DATE, datatype=XSD.date)
 
     def annotate(iri: URIRef, s: URIRef, p: URIRef, o: URIRef, justification: str, source: str) -> None:
-        out.add((s, p, o))
-        for t in ((RDF.type, B.CuratedAnnotation), (RDF.subject, s), (RDF.predicate, p), (RDF.object, o),
-                  (B.justification, Literal(justification)), (PROV.wasAttributedTo, I["agent/project-curators"]),
-                  (DCTERMS.created, created), (DCTERMS.source, Literal(source))):
-            out.add((iri, *t))
+        add_link(out, iri, s, p, o, justification, I["agent/project-curators"], created, source)
 
     def measure(path: Path, d: reviews.Decision, number: str) -> URIRef:
         if number not in measures:

@@ -369,7 +369,7 @@ def decision_graph(store, kind: str, a: str, b: str, decision: str, reason: str,
     from rdflib.namespace import DCTERMS, PROV, RDF, XSD
 
     from kg import changes
-    from kg.crosswalk import PREDICATE
+    from kg.crosswalk import PREDICATE, add_link
     from kg.namespaces import bind_all, bkd, inst
 
     if kind not in KINDS:
@@ -421,11 +421,7 @@ def decision_graph(store, kind: str, a: str, b: str, decision: str, reason: str,
         g.add((rec, *t))
 
     def annotate(iri: URIRef, s_: URIRef, p: URIRef, o: URIRef, why: str) -> None:
-        g.add((s_, p, o))
-        for t in ((RDF.type, B.CuratedAnnotation), (RDF.subject, s_), (RDF.predicate, p), (RDF.object, o),
-                  (B.justification, Literal(why)), (PROV.wasAttributedTo, agent), (DCTERMS.created, created),
-                  (DCTERMS.source, Literal(f"curation decision {rec.n3()} (kg curate decide)"))):
-            g.add((iri, *t))
+        add_link(g, iri, s_, p, o, why, agent, created, f"curation decision {rec.n3()} (kg curate decide)")
 
     if kind == "annex" and decision in PREDICATE:
         annotate(I[f"annotation/annex-link-m{x.number}-a{y.number}"], URIRef(x.iri), B[PREDICATE[decision]],
