@@ -30,14 +30,18 @@ MAPPINGS = (SKOS.exactMatch, SKOS.closeMatch, SKOS.broadMatch, SKOS.narrowMatch,
 # The (item, IUCN threat code) pairs chosen in data/curation/threats.ttl. "m" = Work
 # Programme measure, "a" = Annex 1 item.
 CHOSEN = {
-    ("m", "1.1", "11"), ("m", "2.7", "5.1.1"), ("m", "2.8", "1"), ("m", "2.8", "3"),
+    ("m", "1.1", "11"), ("m", "2.7", "5.1.1"), ("m", "2.8", "1.2"), ("m", "2.8", "3"),
     ("m", "4.3", "7.1.1"), ("m", "4.3", "2.3"), ("m", "4.4", "7.2"), ("m", "4.6", "6"),
     ("m", "4.6", "2.3"), ("m", "5.2", "7.1.1"), ("m", "5.2", "2.3"), ("m", "5.3", "3.2"),
     ("m", "5.3", "7.2"), ("m", "6.5", "5.1.1"), ("m", "7.6", "8.2"), ("m", "7.7", "5.1.1"),
-    ("a", "1.2", "1"), ("a", "1.2", "2"), ("a", "1.2", "7.2"), ("a", "1.2", "4"),
+    ("a", "1.2", "1.2"), ("a", "1.2", "2"), ("a", "1.2", "7.2"), ("a", "1.2", "4"),
     ("a", "2.1", "5.1.1"), ("a", "2.2", "5.1.1"), ("a", "2.3", "8.1"), ("a", "3.1", "5.3"),
     ("a", "3.1", "2.3"), ("a", "3.1", "5.1.1"), ("a", "3.6", "8.1"), ("a", "4.4", "11"),
     ("a", "4.4", "7.2"), ("a", "4.4", "2.3"), ("a", "4.4", "8"),
+    # second review (2026-11-30): conflicts, captive genetic stock, water regime, security
+    ("m", "1.5", "5.1.3"), ("m", "2.3", "5.1.3"), ("m", "5.5", "5.1.3"), ("a", "1.3", "5.1.3"),
+    ("a", "3.2", "5.1.3"), ("a", "4.4", "5.1.3"), ("m", "9.1", "8.3"), ("m", "4.3", "7.2"),
+    ("m", "5.4", "7.2"), ("m", "4.1", "6.2"), ("m", "2.9", "6.2"), ("m", "3.7", "6.2"),
 }
 
 
@@ -104,6 +108,21 @@ def test_every_threat_concept_has_notation_label_and_broader(threats):
     assert tops == {str(i) for i in range(1, 13)}
 
 
+def test_no_code_of_the_threat_scheme_is_missing(threats):
+    """Every parent's children are numbered 1..n with no gap: a code left out of the
+    middle of a family (as 5.1.2 once was) shows up here."""
+    codes = {str(threats.value(c, SKOS.notation)) for c in threats.subjects(SKOS.inScheme, SCHEME["iucn-threats"])}
+    children: dict[str, set[int]] = {}
+    for code in codes:
+        if "." in code:
+            parent, last = code.rsplit(".", 1)
+            children.setdefault(parent, set()).add(int(last))
+    assert {p for p in children} <= codes
+    for parent, nums in children.items():
+        assert nums == set(range(1, max(nums) + 1)), (parent, sorted(nums))
+    assert len(codes) == 130
+
+
 def test_threat_labels_are_the_v3_2_wordings(threats):
     label = lambda code: str(threats.value(URIRef(THREAT + code), SKOS.prefLabel))  # noqa: E731
     assert label("5.1") == "Hunting & trapping terrestrial animals"
@@ -116,7 +135,11 @@ def test_threat_labels_are_the_v3_2_wordings(threats):
     assert label("7.2.10") == "Large dams"
     assert label("8.2.2") == "Named species"
     assert label("5.4.1") == "Intentional use: (subsistence/small scale) [harvest]"
-    for code in ("7.2.9", "7.2.10", "8.2.2", "5.4.1"):
+    assert label("5.1.2") == "Unintentional effects (species is not the target)"
+    assert label("5.3.2") == "Intentional use: (large scale) [harvest]"
+    assert label("9.3.3") == "Herbicides & pesticides"
+    for code in ("7.2.9", "7.2.10", "8.2.2", "5.4.1", "5.1.2", "5.2.1", "5.3.1", "5.3.2", "5.3.3",
+                 "5.3.4", "5.4.2", "9.3.3"):
         assert "confirmed" in str(threats.value(URIRef(THREAT + code), SKOS.note)), code
 
 
