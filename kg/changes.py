@@ -75,8 +75,9 @@ class CheckResult:
     removed: Graph = field(default_factory=Graph)  # the facts a --replace takes out
 
     @property
-    def conforms(self) -> bool:
-        return self.report.conforms
+    def no_violations(self) -> bool:
+        """The project's verdict (warnings and infos allowed), not SHACL's sh:conforms."""
+        return self.report.no_violations
 
     def text(self) -> str:
         lines = [self.report.text()]
@@ -292,7 +293,7 @@ def add(addition: Graph, *, by: str, source: str, replace: bool = False) -> tupl
 
         store = open_store() if (settings().dist / "dataset.nq").exists() else _fresh_store()
         result = check(addition, replace=replace, store=store)
-        if not result.conforms:
+        if not result.no_violations:
             raise Rejected(result)
         cs = _commit(addition, result.removed, by=by, source=source, reverts=None)
     return cs, result

@@ -1,9 +1,10 @@
 """The `kg` command: argument parsing, output and exit codes only.
 
-Exit codes: 0 success / conforms, 1 the data has violations (or is inconsistent),
-2 bad input (unreadable file, syntax error, unknown query). Errors are one line on
-stderr, never a traceback. Sub-commands import what they need lazily so that a
-query starts fast.
+Exit codes: 0 success / no violations (warnings and infos allowed, although SHACL's
+sh:conforms is then false), 1 the data has violations (or is inconsistent), 2 bad
+input (unreadable file, syntax error, unknown query). Errors are one line on stderr,
+never a traceback. Sub-commands import what they need lazily so that a query starts
+fast.
 """
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ def cmd_build(args: argparse.Namespace) -> int:
         from kg import validate
 
         report = validate.validate_graph(parts.merged())
-        if not report.conforms:
+        if not report.no_violations:
             sys.stderr.write(report.text() + "\n")
             sys.stderr.write("kg: build refused: the graph does not conform (nothing written)\n")
             return 1
@@ -48,7 +49,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
     report = validate.validate_files([Path(f) for f in args.files])
     _out(report.to_json_text() if args.format == "json" else report.text())
-    code = 0 if report.conforms else 1
+    code = 0 if report.no_violations else 1
     if args.reason:
         code = max(code, _reason(args))
     return code
@@ -127,7 +128,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     result = changes.check(_addition(args), replace=args.replace)
     _out(result.text())
-    return 0 if result.conforms else 1
+    return 0 if result.no_violations else 1
 
 
 def cmd_add(args: argparse.Namespace) -> int:
@@ -213,7 +214,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
         from kg import validate
 
         report = validate.validate_graph(synth.synth_parts(args.scale, args.seed).merged())
-        if not report.conforms:
+        if not report.no_violations:
             sys.stderr.write(report.text() + "\nkg: the synthetic graph does not conform (nothing written)\n")
             return 1
     if args.dumps:
@@ -394,7 +395,8 @@ def parser() -> argparse.ArgumentParser:
     v = sub.add_parser("validate", help="SHACL-validate the graph, optionally with extra files; --reason runs HermiT")
     v.add_argument("files", nargs="*", metavar="FILE", help="Turtle/JSON-LD files validated together with the shipped graph")
     v.add_argument("--reason", action="store_true", help="also check consistency with HermiT and materialize defined classes")
-    v.add_argument("--format", choices=["text", "json"], default="text")
+    v.add_argument("--format", choices=["text", "json"], default="text",
+                   help="json: SHACL's conforms, the no_violations verdict and every pyshacl result")
     v.set_defaults(func=cmd_validate)
 
     q = sub.add_parser("query", help="run SPARQL: text, a .rq file, or a named query of queries/")
@@ -413,7 +415,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--format", choices=["text", "json"], default="text")
     s.set_defaults(func=cmd_stats)
     for name, helptext in (("check", "validate an addition against the live graph without writing"),
-                           ("add", "validate an addition and, if it conforms, record it as a change set")):
+                           ("add", "validate an addition and, if it has no violations, record it as a change set")):
         c = sub.add_parser(name, help=helptext)
         c.add_argument("file", metavar="FILE", help="Turtle (.ttl), JSON-LD (.jsonld) or CSV (.csv) file; - for stdin")
         c.add_argument("--format", choices=["turtle", "json-ld", "csv"], help="override the file type")

@@ -37,6 +37,22 @@ class Finding:
     shape: str | None      # IRI of the named shape (for inline property shapes: their node shape)
 
 
+@dataclass(frozen=True)
+class Result:
+    """One sh:ValidationResult exactly as pyshacl reports it: nothing merged, dropped or
+    compacted, so that `kg validate --format json` can be checked against pyshacl.
+    Terms: an IRI as is, a blank node as "_:id", a literal in N-Triples form."""
+    severity: str                          # IRI: sh:Violation, sh:Warning or sh:Info
+    focus: str | None
+    path: str | None                       # IRI, or "_:id" of a complex path
+    value: str | None
+    source_shape: str | None               # IRI, or "_:id" of an inline shape
+    source_constraint: str | None          # the sh:sparql node of a SHACL-SPARQL result
+    constraint_component: str | None       # IRI, e.g. sh:MinCountConstraintComponent
+    messages: tuple[str, ...]              # every sh:resultMessage, sorted
+    details: tuple["Result", ...] = ()     # results nested under sh:detail
+
+
 def compact_iri(s: str | None) -> str:
     """An IRI shortened with the project's prefixes for reports. The longest matching
     namespace wins; local names may contain "/" (bkdi:measure/2.10): this is a
@@ -52,24 +68,62 @@ def compact_iri(s: str | None) -> str:
     return s if s.startswith("_:") else f"<{s}>"
 
 
+def _is_check(f: Finding) -> bool:
+    """A finding of the steward's own checks (kg.incremental, shape "check:..."), not SHACL's."""
+    return (f.shape or "").startswith("check:")
+
+
 @dataclass
 class Report:
+    """Two verdicts that must not be confused.
+
+    shacl_conforms is SHACL's sh:conforms (SHACL 1.0, section 3.6.1): false as soon as
+    there is any validation result, whatever its severity. no_violations is the
+    project's verdict: warnings and infos are advice, only a Violation refuses the data.
+
+    findings are for people (top-level results, identical ones merged); results are the
+    raw pyshacl results, when the report comes from one pyshacl run (None for a report
+    assembled by kg.incremental, whose SHACL part covers the addition's nodes only).
+    """
     findings: list[Finding]
+    results: list[Result] | None = None
+    shacl_conforms: bool | None = None
+
+    def __post_init__(self) -> None:
+        if self.shacl_conforms is None:
+            self.shacl_conforms = self.result_count == 0
 
     @property
-    def conforms(self) -> bool:
-        """Warnings and infos are advice: only a Violation makes the data non-conforming."""
+    def no_violations(self) -> bool:
+        """The project's verdict: no Violation (warnings and infos allowed)."""
         return not any(f.severity == "Violation" for f in self.findings)
 
+    @property
+    def result_count(self) -> int:
+        """Validation results as SHACL counts them: pyshacl's top-level results, or, for an
+        assembled report, its findings that come from the shapes."""
+        if self.results is not None:
+            return len(self.results)
+        return sum(1 for f in self.findings if not _is_check(f))
+
     def counts(self) -> dict[str, int]:
-        c = Counter(f.severity for f in self.findings)
+        """Per severity, of the raw results when there are any (merging findings for
+        display must not change the counts), else of the findings."""
+        if self.results is not None:
+            c = Counter(r.severity.rsplit("#", 1)[-1] for r in self.results)
+        else:
+            c = Counter(f.severity for f in self.findings)
         return {s: c.get(s, 0) for s in SEVERITIES}
 
     def summary(self) -> str:
-        c = self.counts()
-        head = "Conforms" if self.conforms else "Does not conform"
-        return (f"{head}: {c['Violation']} violations, {c['Warning']} warnings, "
-                f"{c['Info']} infos")
+        """Both verdicts on one line; an assembled report also says how many of its
+        findings come from the steward's checks rather than from the shapes."""
+        c, n = self.counts(), self.result_count
+        checks = 0 if self.results is not None else sum(1 for f in self.findings if _is_check(f))
+        more = f", plus {checks} finding{'' if checks == 1 else 's'} of the steward checks" if checks else ""
+        return (f"SHACL conforms: {str(self.shacl_conforms).lower()} ({n} result{'' if n == 1 else 's'}{more}); "
+                f"no violations: {str(self.no_violations).lower()} ({c['Violation']} violations, "
+                f"{c['Warning']} warnings, {c['Info']} infos)")
 
     def text(self) -> str:
         """Findings grouped by focus node (worst first), IRIs compacted with the project's
@@ -91,11 +145,18 @@ class Report:
                 else:
                     value = repr(f.value)
                 lines.append(f"  {f.severity:<9} {compact(f.path)} {value}: {f.message}")
+        if self.results is not None and len(self.findings) != len(self.results):
+            lines.append(f"({len(self.results)} SHACL results shown as {len(self.findings)} findings: "
+                         "identical results merged; --format json lists every result)")
         lines.append(self.summary())
         return "\n".join(lines)
 
     def to_json(self) -> dict:
-        return {"conforms": self.conforms, "counts": self.counts(),
+        """conforms is pyshacl's sh:conforms; no_violations the project's verdict; results
+        every pyshacl result (result_count of them); findings the merged display lines."""
+        return {"conforms": self.shacl_conforms, "no_violations": self.no_violations,
+                "result_count": self.result_count, "counts": self.counts(),
+                "results": None if self.results is None else [_result_json(r) for r in self.results],
                 "findings": [asdict(f) for f in self.findings]}
 
     def to_json_text(self) -> str:
@@ -103,9 +164,27 @@ class Report:
         return json.dumps(self.to_json(), indent=2, ensure_ascii=False)
 
 
+def _result_json(r: Result) -> dict:
+    """A Result as JSON-ready values (lists, not tuples, so that it round-trips)."""
+    return {**asdict(r), "messages": list(r.messages), "details": [_result_json(d) for d in r.details]}
+
+
 def load_shapes() -> Graph:
     """The shapes graph, rebased to the configured KG_BASE like every other file."""
     return rdfio.load_files([sources.shapes_file()], bind_all(Graph()))
+
+
+def sparql_constraints(shapes: Graph | None = None) -> list[tuple[str, str, str]]:
+    """(shape IRI, severity, message) of every SHACL-SPARQL constraint (sh:sparql), sorted.
+
+    These need an engine that implements SHACL-SPARQL: a SHACL-Core-only engine skips
+    them without a word, so docs/validation.md lists them (a test keeps it exact)."""
+    g = shapes if shapes is not None else load_shapes()
+    out = []
+    for shape, constraint in g.subject_objects(SH.sparql):
+        severity = g.value(shape, SH.severity) or SH.Violation     # SHACL: the shape's severity
+        out.append((str(shape), str(severity).rsplit("#", 1)[-1], str(g.value(constraint, SH.message) or "")))
+    return sorted(out)
 
 
 def _term(node) -> str | None:
@@ -141,6 +220,39 @@ def _path(path, results: Graph, shapes: Graph) -> str | None:
             if isinstance(first, URIRef):
                 return str(first)
     return _term(path)
+
+
+def _raw_term(node) -> str | None:
+    """A term of the results graph as is: IRI, "_:id", or a literal in N-Triples form."""
+    if node is None or isinstance(node, (URIRef, BNode)):
+        return _term(node)
+    return node.n3()
+
+
+def _raw_result(r, results: Graph) -> Result:
+    return Result(
+        severity=str(results.value(r, SH.resultSeverity)),
+        focus=_raw_term(results.value(r, SH.focusNode)),
+        path=_raw_term(results.value(r, SH.resultPath)),
+        value=_raw_term(results.value(r, SH.value)),
+        source_shape=_raw_term(results.value(r, SH.sourceShape)),
+        source_constraint=_raw_term(results.value(r, SH.sourceConstraint)),
+        constraint_component=_raw_term(results.value(r, SH.sourceConstraintComponent)),
+        messages=tuple(sorted(str(m) for m in results.objects(r, SH.resultMessage))),
+        details=tuple(sorted((_raw_result(d, results) for d in results.objects(r, SH.detail)),
+                             key=_result_key)),
+    )
+
+
+def _result_key(r: Result) -> tuple:
+    return (SEVERITIES.index(r.severity.rsplit("#", 1)[-1]) if r.severity.rsplit("#", 1)[-1] in SEVERITIES
+            else 9, r.focus or "", r.path or "", r.value or "", r.source_shape or "", r.messages)
+
+
+def raw_results(results: Graph) -> list[Result]:
+    """Every top-level result of pyshacl's report (objects of sh:result), nested ones under
+    details; sorted so that the JSON output is deterministic."""
+    return sorted((_raw_result(r, results) for r in set(results.objects(None, SH.result))), key=_result_key)
 
 
 def _findings(results: Graph, shapes: Graph) -> list[Finding]:
@@ -200,8 +312,10 @@ def validate_graph(data: Graph) -> Report:
     inference="none": the build's rules already materialized what should be inferred,
     and RDFS inference by pyshacl would hide mistyped references (any IRI used with
     bkd:inSection would become a bkd:Section through rdfs:range).
-    advanced=True: SHACL Advanced Features on, for the SHACL-SPARQL constraints (unique
-    numbers per programme and kind, agreement of an action with its section).
+    The shapes hold SHACL-SPARQL constraints (sh:sparql: unique numbers per programme and
+    kind, agreement of an action with its section; docs/validation.md lists them), which
+    pyshacl always evaluates; a SHACL-Core-only engine would silently skip them.
+    advanced=True turns on SHACL Advanced Features as well (the shapes use none today).
     """
     # Our own copy, so inplace=True (which keeps pyshacl from cloning the graph into a
     # plain Graph and losing the query cache) can never touch the caller's graph.
@@ -209,10 +323,12 @@ def validate_graph(data: Graph) -> Report:
     for t in data:
         work.add(t)
     shapes = load_shapes()
-    _conforms, results, _text = shacl_validate(
+    # allow_warnings/allow_infos stay off: with them pyshacl answers conforms=true despite
+    # warnings, which is not SHACL's sh:conforms; the project's verdict is no_violations.
+    conforms, results, _text = shacl_validate(
         work, shacl_graph=shapes, inference="none", advanced=True, inplace=True,
-        allow_warnings=True, allow_infos=True, abort_on_first=False, meta_shacl=False)
-    return Report(_findings(results, shapes))
+        abort_on_first=False, meta_shacl=False)
+    return Report(_findings(results, shapes), raw_results(results), bool(conforms))
 
 
 def validate_files(extra: list[Path] | None = None) -> Report:

@@ -4,7 +4,7 @@ KG_ADDITIONS, KG_STEWARDS (one account, made by `kg steward add`) and KG_SECRET_
 
 log in -> a bad file gets a precise error -> pasted Turtle with violations gets
 the report (entity linked to its page), no accept -> upload a Turtle file with a new measure
--> the report says it conforms -> give the source and accept -> the new measure's page
+-> the report says it has no violations -> give the source and accept -> the new measure's page
 shows its text -> back to /steward -> revert -> the page is gone (404).
 
 Each step leaves a screenshot in test-artifacts/steward/NN-step.png.
@@ -94,7 +94,7 @@ def test_upload_report_accept_page_revert(steward_server, browser):
         page.goto(url + "/steward")
         page.get_by_role("textbox", name="Paste").fill(DANGLING)
         page.get_by_role("button", name="Check").click()
-        expect(page.locator("#verdict")).to_contain_text("Does not conform")
+        expect(page.locator("#verdict")).to_contain_text("no violations: false")
         focus = page.locator("table.report tr.focus").first
         expect(focus.get_by_role("link", name="Measure 2.10")).to_have_attribute("href", "/measure/2.10")
         expect(page.locator("span.sev.Violation").first).to_be_visible()
@@ -105,7 +105,7 @@ def test_upload_report_accept_page_revert(steward_server, browser):
         page.goto(url + "/steward")
         page.locator("input[name=file]").set_input_files(str(good))
         page.get_by_role("button", name="Check").click()
-        expect(page.locator("#verdict")).to_have_text(re.compile(r"^Conforms: 0 violations, \d+ warnings, 0 infos$"))
+        expect(page.locator("#verdict")).to_have_text(re.compile(r"^SHACL conforms: false \(\d+ results?\); no violations: true \(0 violations, \d+ warnings, 0 infos\)$"))
         expect(page.locator("#accept-form")).to_be_visible()
         expect(page.get_by_text("Measure 9.9", exact=True).first).to_be_visible()
         shot("05-report")

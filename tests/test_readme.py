@@ -1,6 +1,8 @@
 """The documentation's examples are real: each `$ command` block between the example
 markers of the pages of docs/ is run and its output compared, the query
-table lists every named query, the counts of docs/model.md match the graph, and every
+table lists every named query, the counts of README.md and docs/model.md and the list
+of named graphs are generated from the built graph (`kg stats`, `kg query`), the list of
+SHACL-SPARQL constraints of docs/validation.md from ontology/shapes.ttl, and every
 relative link points to a file that exists. Run this file as a script to refresh the
 pages after a deliberate change:  .venv/bin/python tests/test_readme.py"""
 from __future__ import annotations
@@ -85,6 +87,125 @@ def render(dist: Path, commands: list[str] = EXAMPLES, additions: Path | None = 
     return "\n".join(f"```console\n$ {c}\n{run(c, dist, additions)}\n```\n" for c in commands)
 
 
+VALIDATION_PAGE = DOCS / "validation.md"    # the list of SHACL-SPARQL constraints (`<!-- sparql-constraints -->`)
+
+# What each named graph of dist/dataset.nq holds (kg.build.Parts.graphs); a graph the
+# build adds without a line here makes the README's list fail to generate.
+GRAPHS = {
+    "graph/ontology": "the OWL ontology and its SKOS schemes",
+    "graph/data": "the source document's content, verbatim, with its data-quality notes",
+    "graph/curation": "the curated layer: themes, IUCN classes, shared actions, CAMI and its crosswalk",
+    "graph/changesets": "the provenance of the accepted change sets",
+    "graph/inferred": "what the rules infer (defined classes, closures)",
+}
+NUMBERS = ["no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+
+
+def kg_json(dist: Path, command: str):
+    """The JSON output of a `kg` command on the built graph."""
+    import json
+
+    return json.loads(run(command, dist))
+
+
+def kg_rows(dist: Path, sparql: str) -> list[dict[str, str]]:
+    """The solutions of `kg query SPARQL --format csv`, as dicts."""
+    import csv
+    import io
+    import shlex
+
+    return list(csv.DictReader(io.StringIO(run(f"kg query {shlex.quote(sparql)} --format csv", dist))))
+
+
+def named_graphs(dist: Path) -> dict[str, int]:
+    """Named graph (relative to the base) -> its triples, as the store reads dataset.nq."""
+    rows = kg_rows(dist, "SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g")
+    base = "https://w3id.org/bukhara-deer/"
+    return {r["g"][len(base):] if r["g"].startswith(base) else r["g"]: int(r["n"]) for r in rows}
+
+
+def readme_facts(dist: Path) -> str:
+    """The README's counts table and list of named graphs, from `kg stats` and the store."""
+    stats = kg_json(dist, "kg stats --format json")
+    cells = [(k.replace("_", " "), f"{v:,}") for k, v in stats.items()]
+    half = (len(cells) + 1) // 2
+    left, right = cells[:half], cells[half:] + [("", "")] * (2 * half - len(cells))
+    table = "| | count | | count |\n|---|--:|---|--:|\n" + "".join(
+        f"| {a} | {b} | {c} | {d} |\n" for (a, b), (c, d) in zip(left, right))
+    graphs = named_graphs(dist)
+    order = [g for g in GRAPHS if g in graphs] + sorted(set(graphs) - set(GRAPHS))
+    count = NUMBERS[len(graphs)] if len(graphs) < len(NUMBERS) else str(len(graphs))
+    lines = "".join(f"| `{g}` | {graphs[g]:,} | {GRAPHS[g]} |\n" for g in order)
+    later = [g for g in GRAPHS if g not in graphs]
+    (row,) = kg_rows(dist, "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }")   # the default graph
+    union = int(row["n"])
+    text = (f"`kg stats` on the built graph:\n\n{table}\n"
+            f"`dist/dataset.nq` holds {count} named graphs under the base IRI "
+            f"`https://w3id.org/bukhara-deer/`; the default graph of `kg query` and of the "
+            f"SPARQL endpoint is their union ({union:,} triples):\n\n"
+            f"| named graph | triples | what it holds |\n|---|--:|---|\n{lines}\n"
+            + (f"Accepted change sets add {' and '.join(f'`{g}`' for g in later)} (their provenance) and "
+               f"one `changeset/<id>` each ([stewardship.md](docs/stewardship.md)).\n" if later else ""))
+    return text.rstrip("\n") + "\n"
+
+
+def contents_table(dist: Path) -> str:
+    """docs/model.md's table of contents, counts from `kg stats` and the store."""
+    s = kg_json(dist, "kg stats --format json")
+    (row,) = kg_rows(dist, """SELECT
+        (COUNT(DISTINCT ?wp) AS ?wpSections) (COUNT(DISTINCT ?an) AS ?annexSections) WHERE {
+        { ?m a bkd:Measure ; bkd:inSection ?wp } UNION { ?i a bkd:Annex1Item ; bkd:inSection ?an } }""")
+    units = {r["kind"]: int(r["n"]) for r in kg_rows(dist, """SELECT ?kind (COUNT(DISTINCT ?u) AS ?n) WHERE {
+        VALUES (?kind ?class) { ("introduced" bkd:IntroducedGroup) ("captive" bkd:CaptiveBreedingGroup) }
+        ?u a ?class } GROUP BY ?kind""")}
+    hotspots = sorted((r["code"] for r in kg_rows(dist, "SELECT ?code WHERE { ?h a bkd:TransboundaryHotspot ; "
+                                                   "skos:notation ?code }")), key=float)
+    source = kg_rows(dist, """SELECT ?code ?wd WHERE { GRAPH bkdi:graph\\/data {
+        ?c a bkd:Country ; skos:notation ?code ; bkd:wikidata ?wd } }""")
+    named = ", ".join(f"{r['code']} {r['wd'].rsplit('/', 1)[-1]}"
+                      for r in sorted(source, key=lambda r: int(r["wd"].rsplit("/Q", 1)[-1])))
+    (notes,) = kg_rows(dist, "SELECT (COUNT(DISTINCT ?n) AS ?n) WHERE { GRAPH bkdi:graph\\/data "
+                             "{ ?n a bkd:DataQualityNote } }")
+    wp, annex, n_notes = int(row["wpSections"]), int(row["annexSections"]), int(notes["n"])
+    group = lambda n, what: f"{n} {what}" + ("s" if n != 1 else "")  # noqa: E731
+    rows = [
+        ("measures of sections 1.0-9.0", f"{s['measures']}", "source, verbatim"),
+        ("Annex 1 range-wide items", f"{s['annex_items']}", "source, verbatim (item 1.4 is missing in the source)"),
+        ("sections", f"{s['sections']}: {wp} of the Work Programme + {annex} of Annex 1", "source"),
+        ("planning units", f"{s['planning_units']}: {s['populations']} populations + "
+         f"{group(units.get('introduced', 0), 'introduced group')} + "
+         f"{group(units.get('captive', 0), 'captive breeding group')}", "paragraph 3"),
+        (f"sites (Tj1 … Kz4), transboundary hotspots ({', '.join(hotspots)}), named places",
+         f"{s['sites']}, {s['hotspots']}, {s['places']}", "paragraph 3 and measure texts"),
+        ("countries", f"{s['countries']}: the {len(source)} the source names + "
+         f"{s['countries'] - len(source)} more CAMI Range States",
+         f"ISO 3166-1 alpha-3 codes, Wikidata items (source: {named}); curated layer"),
+        ("footnotes, data-quality notes", f"{s['footnotes']}, {s['quality_notes']}",
+         f"source; {n_notes} notes record its gaps, {s['quality_notes'] - n_notes} the curated layer's"),
+    ]
+    return "| | count | from |\n|---|---|---|\n" + "".join(f"| {a} | {b} | {c} |\n" for a, b, c in rows)
+
+
+def first_sentence(text: str) -> str:
+    return re.split(r"(?<=[.!?])\s", " ".join(text.split()), maxsplit=1)[0]
+
+
+def sparql_constraints_list() -> str:
+    """docs/validation.md's list of the SHACL-SPARQL constraints of ontology/shapes.ttl."""
+    from kg import validate
+
+    rows = validate.sparql_constraints()
+    body = "".join(f"| `shapes:{iri.rsplit('#', 1)[-1]}` | {severity} | {first_sentence(msg).replace('|', '&#124;')} |\n"
+                   for iri, severity, msg in rows)
+    return (f"`ontology/shapes.ttl` holds {len(rows)} SHACL-SPARQL constraints:\n\n"
+            f"| shape | severity | what it checks (the first sentence of its message) |\n|---|---|---|\n{body}")
+
+
+def tagged(text: str, tag: str) -> str:
+    """The text between `<!-- tag -->` and `<!-- /tag -->`, without its surrounding blank lines."""
+    return text.split(f"<!-- {tag} -->")[1].split(f"<!-- /{tag} -->")[0].strip("\n") + "\n"
+
+
 def steward_workspace(dist: Path, tmp: Path) -> tuple[Path, Path]:
     """A private copy of the built graph and an empty additions directory."""
     import shutil
@@ -125,37 +246,65 @@ def _table_rows(text: str, heading: str) -> dict[str, list[str]]:
             for cells in [[c.strip() for c in line.strip("|").split("|")]]}
 
 
-def test_model_page_counts_match_the_graph(kg):
-    """The table of docs/model.md counts the source's entities; they must be in the graph."""
+def test_readme_counts_and_named_graphs_are_generated(dist):
+    """README.md's counts table and named graphs are those of the built graph."""
+    assert tagged(README.read_text(encoding="utf-8"), "facts") == readme_facts(dist), \
+        "README.md's counts or named graphs out of date: run tests/test_readme.py"
+
+
+def test_readme_named_graphs_are_those_of_the_build(dist):
+    """The list is read from the store; the build's manifest and the dataset agree with it."""
     import json
 
+    graphs = named_graphs(dist)
+    manifest = json.loads((dist / "build.json").read_text(encoding="utf-8"))
+    base = manifest["base"]
+    assert {base + g for g in graphs} == set(manifest["graphs"])
+    assert sum(graphs.values()) == kg_json(dist, "kg stats --format json")["triples"] == manifest["triples"]["total"]
+    in_nq = {line.rsplit(" ", 2)[-2] for line in (dist / "dataset.nq").read_text(encoding="utf-8").splitlines()
+             if line.strip()}
+    assert in_nq == {f"<{base}{g}>" for g in graphs}
+
+
+def test_model_page_counts_match_the_graph(dist):
+    """The table of docs/model.md is generated from the graph; its source-side figures
+    (the countries the source names, the notes of its gaps) are also checked against the
+    data files, so that the generator cannot drift from them."""
     import rdflib
 
+    table = tagged(MODEL_PAGE.read_text(encoding="utf-8"), "contents")
+    assert table == contents_table(dist), "docs/model.md's table out of date: run tests/test_readme.py"
     rows = _table_rows(MODEL_PAGE.read_text(encoding="utf-8"), "Contents")
-    code, out, err = kg("stats", "--format", "json")
-    assert code == 0, err
-    stats = json.loads(out)
-    assert rows["measures of sections 1.0-9.0"][0] == str(stats["measures"])
-    assert rows["Annex 1 range-wide items"][0] == str(stats["annex_items"])
-    wp, annex = rows["sections"][0].split(" + ")
-    assert int(wp) + int(annex) == stats["sections"]
-    assert rows["planning units"][0].startswith(f"{stats['populations']} populations + ")
-    assert rows["sites (Tj1 … Kz4), transboundary hotspots (5, 6, 7, 35, 38), named places"][0] == \
-        f"{stats['sites']}, {stats['hotspots']}, {stats['places']}"
-    footnotes, notes = rows["footnotes, data-quality notes"][0].split(", ")
-    assert int(footnotes) == stats["footnotes"]
-    # the source's gaps; the curated layer adds notes of its own, which kg stats also counts
-    g = rdflib.Graph().parse(ROOT / "data" / "quality-notes.ttl")
     bkd = rdflib.Namespace("https://w3id.org/bukhara-deer/ontology#")
+    g = rdflib.Graph().parse(ROOT / "data" / "quality-notes.ttl")
+    notes = re.search(r"source; (\d+) notes record its gaps", rows["footnotes, data-quality notes"][1]).group(1)
     assert int(notes) == len(set(g.subjects(rdflib.RDF.type, bkd.DataQualityNote)))
-    # the countries of the source (data/countries.ttl; the curated layer adds CAMI's Range
-    # States, which kg stats also counts), with the Wikidata items the table names
     g = rdflib.Graph().parse(ROOT / "data" / "countries.ttl")
     countries = set(g.subjects(rdflib.RDF.type, bkd.Country))
     linked = {(str(g.value(c, rdflib.SKOS.notation)), str(g.value(c, bkd.wikidata))) for c in countries}
     named = set(re.findall(r"\b([A-Z]{3}) (Q\d+)", rows["countries"][1]))
     assert {(c, f"http://www.wikidata.org/entity/{q}") for c, q in named} == linked
-    assert int(rows["countries"][0]) == len(named)
+    assert re.match(rf"\d+: the {len(named)} the source names", rows["countries"][0])
+
+
+def test_cli_page_names_the_named_graphs_of_the_build():
+    """docs/cli.md's `kg build` row and the README's GRAPHS are kg.build's named graphs."""
+    from rdflib import Graph
+
+    from kg import build
+
+    names = {n for n, _ in build.Parts(Graph(), Graph(), changesets={"<id>": Graph()}).graphs()}
+    assert set(GRAPHS) == names - {"changeset/<id>"}
+    row = next(line for line in (DOCS / "cli.md").read_text(encoding="utf-8").splitlines()
+               if line.startswith("| `kg build"))
+    assert set(re.findall(r"`((?:graph|changeset)/[^`]+)`", row)) == names
+
+
+def test_validation_page_lists_the_sparql_constraints_generated():
+    """docs/validation.md's list is the generated one (tests/test_shapes.py checks it
+    against the shapes independently)."""
+    assert tagged(VALIDATION_PAGE.read_text(encoding="utf-8"), "sparql-constraints") == sparql_constraints_list(), \
+        "docs/validation.md's SHACL-SPARQL list out of date: run tests/test_readme.py"
 
 
 def test_curation_page_counts_match_the_graph(kg):
@@ -269,10 +418,16 @@ if __name__ == "__main__":
             text = page.read_text(encoding="utf-8")
             commands = [c for c, _ in blocks(text)]
             page.write_text(_replace(text, "examples", render(Path(d), commands) + "\n"), encoding="utf-8")
+        README.write_text(_replace(README.read_text(encoding="utf-8"), "facts", readme_facts(Path(d)) + "\n"),
+                          encoding="utf-8")
+        MODEL_PAGE.write_text(_replace(MODEL_PAGE.read_text(encoding="utf-8"), "contents",
+                                       contents_table(Path(d)) + "\n"), encoding="utf-8")
         with tempfile.TemporaryDirectory() as w:
             wd, adds = steward_workspace(Path(d), Path(w))
             text = _replace(STEWARD_PAGE.read_text(encoding="utf-8"), "steward", render(wd, STEWARD, adds) + "\n")
             STEWARD_PAGE.write_text(text, encoding="utf-8")
     rows = "| name | question |\n|---|---|\n" + "".join(f"| `{q.name}` | {q.question} |\n" for q in query.named_queries())
     QUERIES_PAGE.write_text(_replace(QUERIES_PAGE.read_text(encoding="utf-8"), "queries", rows), encoding="utf-8")
-    print("examples, walk-through and query table of docs/ refreshed")
+    VALIDATION_PAGE.write_text(_replace(VALIDATION_PAGE.read_text(encoding="utf-8"), "sparql-constraints",
+                                        sparql_constraints_list() + "\n"), encoding="utf-8")
+    print("examples, walk-through, counts, named graphs, query table and SHACL-SPARQL list refreshed")

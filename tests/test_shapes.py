@@ -7,7 +7,8 @@ Its header says what is broken and which findings the shapes must report:
 
 focus is relative to the base IRI (measure/9.9), path a compact IRI (bkd:text), "^bkd:p"
 for an inverse path, or "-" for none. Adding a fixture with such a header adds a test.
-When a fixture expects no Violation, the merged graph must still conform.
+When a fixture expects no Violation, the merged graph must still have no violations
+(the project's verdict; SHACL's sh:conforms is false as soon as there is any result).
 
 Speed: pyshacl takes ~1 s per run, so the shipped parts are loaded once per session and
 every fixture is validated once (in parallel where the machine allows), with the same
@@ -123,12 +124,14 @@ def messages() -> list[re.Pattern]:
 
 # ---------------------------------------------------------------- the shipped graph
 
-def test_shipped_graph_conforms_with_exactly_the_expected_warnings(shipped_report, parts):
+def test_shipped_graph_has_no_violations_with_exactly_the_expected_warnings(shipped_report, parts):
     """No violation; the source's own gap (no priority for annex items 4.1 and 4.2)
     warns; and every warning or info concerns an entity whose gap a data-quality note
-    already records, so nothing the shapes flag is left unexplained."""
+    already records, so nothing the shapes flag is left unexplained. In SHACL's terms
+    the graph does not conform: it has results (warnings)."""
     r = shipped_report
-    assert r.conforms, r.text()
+    assert r.no_violations, r.text()
+    assert r.shacl_conforms is False and r.result_count >= len(EXPECTED_SHIPPED_WARNINGS)
     got = {(f.focus[len(settings().base):], f.path.rsplit("#", 1)[-1]) for f in r.findings
            if f.path and f.path.endswith("#priority")}
     assert got == EXPECTED_SHIPPED_WARNINGS
@@ -137,7 +140,10 @@ def test_shipped_graph_conforms_with_exactly_the_expected_warnings(shipped_repor
     explained = {str(o) for o in g.objects(None, URIRef(bkd + "concerns"))}
     unexplained = [f for f in r.findings if f.focus not in explained]
     assert not unexplained, "\n".join(f"{f.severity} {f.focus} {f.message}" for f in unexplained)
-    assert r.text().splitlines()[-1].startswith("Conforms: 0 violations, ")
+    c = r.counts()
+    assert r.text().splitlines()[-1] == (
+        f"SHACL conforms: false ({r.result_count} results); no violations: true "
+        f"(0 violations, {c['Warning']} warnings, {c['Info']} infos)")
 
 
 def test_validate_files_matches_the_fast_path(fixture_reports):
@@ -150,10 +156,14 @@ def test_report_text_and_json(fixture_reports):
     r = fixture_reports["dangling-section.ttl"]
     text = r.text()
     assert "bkdi:measure/10.1" in text and "bkd:inSection" in text
-    assert text.splitlines()[-1].startswith("Does not conform: ")
+    assert re.fullmatch(r"SHACL conforms: false \(\d+ results?\); no violations: false "
+                        r"\([1-9]\d* violations, \d+ warnings, \d+ infos\)", text.splitlines()[-1])
     data = r.to_json()
-    assert data["conforms"] is False and data["counts"]["Violation"] >= 1
+    assert data["conforms"] is False and data["no_violations"] is False and data["counts"]["Violation"] >= 1
     assert {"severity", "focus", "path", "value", "message", "shape"} <= set(data["findings"][0])
+    assert {"severity", "focus", "path", "value", "source_shape", "source_constraint", "constraint_component",
+            "messages", "details"} <= set(data["results"][0])
+    assert data["result_count"] == len(data["results"]) == sum(data["counts"].values())
     assert json.loads(r.to_json_text()) == data
 
 
@@ -185,9 +195,10 @@ def test_fixture_findings(fixture, fixture_reports, messages):
                 f"not a steward message from shapes.ttl: {f.message!r}"
             assert f.shape and f.shape.startswith(settings().base + "shapes#")
     if not any(e[0] == "Violation" for e in expected):
-        assert report.conforms, report.text()
+        assert report.no_violations, report.text()
     else:
-        assert not report.conforms
+        assert not report.no_violations
+    assert report.shacl_conforms is False          # every fixture expects at least one result
 
 
 def test_every_fixture_finding_has_a_shapes_message(fixture_reports, messages):
@@ -262,3 +273,118 @@ def test_shapes_follow_kg_base(monkeypatch):
     assert (URIRef("https://example.org/bd/shapes#ActionShape"), RDF.type, SH.NodeShape) in g
     assert (None, SH.targetClass, URIRef("https://example.org/bd/ontology#Action")) in g
     assert "https://w3id.org/bukhara-deer/" not in g.serialize(format="nt")
+
+
+# ---------------------------------------------------------------- the two verdicts
+
+def _country(parts: build.Parts, drop: frozenset[URIRef] = frozenset()) -> Graph:
+    """The ontology and one shipped country (the smallest entity the shapes judge),
+    without the properties in drop."""
+    kaz = URIRef(settings().base + "country/KAZ")
+    g = Graph()
+    for t in parts.ontology:
+        g.add(t)
+    for t in parts.data.triples((kaz, None, None)):
+        if t[1] not in drop:
+            g.add(t)
+    assert len(g) > len(parts.ontology), "country/KAZ is not in the shipped data"
+    return g
+
+
+def _pyshacl(g: Graph) -> tuple[bool, Graph]:
+    """pyshacl itself, with SHACL's own meaning of sh:conforms (no allow_warnings); on a
+    copy that caches parsed SPARQL (kg.validate), which changes the speed, not the answer."""
+    from pyshacl import validate as shacl_validate
+
+    work = validate._PreparedQueryGraph()
+    for t in g:
+        work.add(t)
+    conforms, results, _ = shacl_validate(work, shacl_graph=validate.load_shapes(), inference="none",
+                                          advanced=True, meta_shacl=False, inplace=True)
+    return conforms, results
+
+
+def test_clean_graph_conforms_and_has_no_violations(parts):
+    r = validate.validate_graph(_country(parts))
+    assert r.shacl_conforms is True and r.no_violations is True, r.text()
+    assert r.to_json()["conforms"] is True and r.to_json()["result_count"] == 0
+    assert r.text() == "SHACL conforms: true (0 results); no violations: true (0 violations, 0 warnings, 0 infos)"
+
+
+def test_advice_only_graph_does_not_conform_but_has_no_violations(parts):
+    """SHACL 3.6.1: any result, whatever its severity, makes sh:conforms false."""
+    g = _country(parts, frozenset({URIRef(str(bkd()) + "wikidata")}))
+    r = validate.validate_graph(g)
+    assert r.findings and {f.severity for f in r.findings} <= {"Warning", "Info"}, r.text()
+    assert r.shacl_conforms is False and r.no_violations is True
+    data = json.loads(r.to_json_text())
+    assert data["conforms"] is False and data["no_violations"] is True
+    assert data["conforms"] == _pyshacl(g)[0]
+    assert r.text().splitlines()[-1].startswith("SHACL conforms: false (1 result); no violations: true (0 violations, ")
+
+
+def test_violation_fails_both_verdicts(parts):
+    g = _country(parts, frozenset({URIRef("http://www.w3.org/2004/02/skos/core#notation")}))
+    r = validate.validate_graph(g)
+    assert any(f.severity == "Violation" for f in r.findings), r.text()
+    assert r.shacl_conforms is False and r.no_violations is False
+    assert json.loads(r.to_json_text())["conforms"] is False and not r.to_json()["no_violations"]
+
+
+def test_json_results_are_pyshacls(parts):
+    """Counts and results come from pyshacl's results graph, not from the merged findings."""
+    g = merged_with(parts, FIXTURES / "duplicate-numbers.ttl")
+    data = validate.validate_graph(g).to_json()
+    conforms, results = _pyshacl(g)
+    top = set(results.objects(None, SH.result))
+    assert data["conforms"] is conforms is False
+    assert data["result_count"] == len(top) == len(data["results"]) > 0
+    nested = sum(len(r["details"]) for r in data["results"])
+    assert len(top) + nested == len(set(results.subjects(RDF.type, SH.ValidationResult)))
+    by_severity = {s: sum(1 for r in top if results.value(r, SH.resultSeverity) == SH[s])
+                   for s in validate.SEVERITIES}
+    assert data["counts"] == by_severity
+    got = sorted((r["focus"], r["path"], r["constraint_component"], r["severity"]) for r in data["results"])
+    want = sorted((str(results.value(r, SH.focusNode)),
+                   None if results.value(r, SH.resultPath) is None else str(results.value(r, SH.resultPath)),
+                   str(results.value(r, SH.sourceConstraintComponent)), str(results.value(r, SH.resultSeverity)))
+                  for r in top)
+    assert got == want
+    assert len(data["findings"]) <= data["result_count"]
+
+
+def test_merged_findings_keep_the_raw_count():
+    """Results that merge into one finding are still counted one by one."""
+    f = validate.Finding("Warning", "https://w3id.org/bukhara-deer/x", None, None, "m", None)
+    raw = validate.Result("http://www.w3.org/ns/shacl#Warning", f.focus, None, None, None, None,
+                          "http://www.w3.org/ns/shacl#MinCountConstraintComponent", ("m",))
+    r = validate.Report([f], [raw, raw], False)
+    assert r.counts() == {"Violation": 0, "Warning": 2, "Info": 0} and r.result_count == 2
+    assert r.text().splitlines()[-2].startswith("(2 SHACL results shown as 1 findings")
+    assert r.to_json()["result_count"] == 2 and len(r.to_json()["findings"]) == 1
+
+
+# ---------------------------------------------------------------- SHACL-SPARQL, documented
+
+VALIDATION_PAGE = Path(__file__).parent.parent / "docs" / "validation.md"
+
+
+def test_validation_page_lists_exactly_the_sparql_constraints():
+    """A SHACL-Core-only engine skips sh:sparql constraints silently, so docs/validation.md
+    lists each (shape, severity, first sentence of its message); read here straight from
+    the Turtle file, independently of kg.validate."""
+    g = Graph().parse(sources.shapes_file(), format="turtle")
+    constraints = list(g.subject_objects(SH.sparql))
+    assert constraints, "no sh:sparql constraint in shapes.ttl"
+    want = sorted((str(shape).rsplit("#", 1)[-1],
+                   str(g.value(shape, SH.severity) or SH.Violation).rsplit("#", 1)[-1],
+                   re.split(r"(?<=[.!?])\s", " ".join(str(g.value(c, SH.message)).split()), maxsplit=1)[0])
+                  for shape, c in constraints)
+    text = VALIDATION_PAGE.read_text(encoding="utf-8")
+    section = text.split("<!-- sparql-constraints -->")[1].split("<!-- /sparql-constraints -->")[0]
+    rows = [[c.strip() for c in line.strip().strip("|").split("|")] for line in section.splitlines()
+            if line.startswith("| `shapes:")]
+    got = sorted((shape.strip("`")[len("shapes:"):], severity, what.replace("&#124;", "|"))
+                 for shape, severity, what in rows)
+    assert got == want
+    assert re.search(rf"holds {len(constraints)} SHACL-SPARQL constraints", section)

@@ -263,7 +263,9 @@ def test_check_accept_history_revert(steward, env, app):
     r = upload(client, token, NEW_MEASURE, filename="measure-9.9.ttl")
     html = r.get_data(as_text=True)
     assert r.status_code == 200, html
-    assert "Conforms: 0 violations" in html and 'id="accept-form"' in html
+    assert "no violations: true (0 violations" in html and 'id="accept-form"' in html
+    # the two verdicts, named apart: new measures warn, so SHACL's sh:conforms is false
+    assert '<span id="shacl-conforms">false</span>' in html and '<span id="no-violations">true</span>' in html
     assert "Measure 9.9" in html and "new" in html
     assert snapshot(env) == {**before, "dist": before["dist"]}  # a check writes nothing
     assert changeset_files(env) == []
@@ -319,7 +321,8 @@ def test_broken_addition_is_reported_and_cannot_be_accepted(steward, env, app):
     r = paste(client, token, DANGLING)
     html = r.get_data(as_text=True)
     assert r.status_code == 200
-    assert "Does not conform" in html and 'id="accept-form"' not in html
+    assert "no violations: false (" in html and 'id="accept-form"' not in html
+    assert '<span id="shacl-conforms">false</span>' in html and '<span id="no-violations">false</span>' in html
     assert '<a href="/measure/2.10"' in html  # the entity, linked to its page
     assert 'class="sev Violation"' in html and "section/10.0" in html
     assert "cannot be accepted" in html
@@ -338,7 +341,7 @@ def test_new_entity_in_report_is_marked_new(steward):
     broken = PREFIXES + measure("10.1", "10.1", "Do something useful.", section="10.0")
     r = paste(client, token, broken)
     html = r.get_data(as_text=True)
-    assert "Does not conform" in html
+    assert "no violations: false (" in html
     assert re.search(r'title="https://w3id.org/bukhara-deer/measure/10.1">[^<]*</span> <span class="new">new', html)
 
 
@@ -348,13 +351,13 @@ def test_accept_rechecks_against_the_current_graph(steward, env):
     first = pending_token(paste(client, token, NEW_MEASURE).get_data(as_text=True))
     other = PREFIXES + measure("9.9-bis", "9.9", "Another measure with the same number.")
     second_page = paste(client, token, other).get_data(as_text=True)
-    assert "Conforms" in second_page
+    assert "no violations: true (" in second_page
     second = pending_token(second_page)
     assert client.post("/steward/accept", data={"csrf_token": token, "token": first,
                                                 "source": "first"}).status_code == 303
     r = client.post("/steward/accept", data={"csrf_token": token, "token": second, "source": "second"})
     assert r.status_code == 409
-    assert "Does not conform" in r.get_data(as_text=True)
+    assert "no violations: false (" in r.get_data(as_text=True)
     assert len(changeset_files(env)) == 1
 
 
@@ -499,7 +502,7 @@ def test_csv_upload_is_checked_like_turtle(steward, env):
     r = upload(client, token, csv, filename="new-measures.csv")
     html = r.get_data(as_text=True)
     assert r.status_code == 200, text_of(r)
-    assert re.search(r"Conforms: 0 violations, \d+ warnings", html)
+    assert re.search(r"no violations: true \(0 violations, \d+ warnings", html)
     assert 'class="sev Warning"' in html and 'id="accept-form"' in html
     assert changeset_files(env) == []
 

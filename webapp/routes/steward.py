@@ -261,8 +261,10 @@ def report_view(result: "changes.CheckResult", addition: Graph | None = None) ->
         out.append({"focus": t(focus), "lines": lines})
     diff = [{"subject": t(c.subject), "predicate": t(c.predicate),
              "old": t(c.old), "new": t(c.new)} for c in result.changes]
-    return {"groups": out, "diff": diff, "counts": result.report.counts(), "summary": result.report.summary(),
-            "conforms": result.conforms, "removed": len(result.removed)}
+    report = result.report
+    return {"groups": out, "diff": diff, "counts": report.counts(), "summary": report.summary(),
+            "shacl_conforms": report.shacl_conforms, "result_count": report.result_count,
+            "no_violations": report.no_violations, "removed": len(result.removed)}
 
 
 def subjects_view(g: Graph) -> list[dict]:
@@ -457,7 +459,7 @@ def check():
         return render_template("steward_report.html", error=public_message(str(e)), report=None, name=None), 400
     try:
         token = put_pending(addition, steward=auth.current_steward(), name=name, replace=replace,
-                            conforms=result.conforms)
+                            conforms=result.no_violations)
     except PendingTooLarge as e:
         return render_template("steward_report.html", report=None, name=name, error=(
             f"This check needs {e.size:,} bytes on the server until it is accepted, over the "
@@ -465,7 +467,7 @@ def check():
             "Nothing was stored or written: split the addition into smaller ones.")), 507
     return render_template("steward_report.html", error=None, report=report_view(result, addition), name=name,
                            triples=len(addition), subjects=subjects_view(addition), replace=replace,
-                           token=token if result.conforms else None)
+                           token=token if result.no_violations else None)
 
 
 def _same_dist() -> str | None:
