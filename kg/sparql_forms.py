@@ -1,6 +1,7 @@
 """What a SPARQL text is, read from its tokens (kg.sparql_lexer): its form (SELECT,
-ASK, CONSTRUCT, DESCRIBE or an update), whether it calls SERVICE, how deeply it
-nests, and whether it stays within the limits a public server sets.
+ASK, CONSTRUCT, DESCRIBE or an update), whether it calls SERVICE, whether it names
+its own dataset (FROM / FROM NAMED), how deeply it nests, and whether it stays
+within the limits a public server sets.
 
 Used to refuse updates with a clear message before any parser sees them, to refuse
 federation on the public endpoint, to stop oversized or deeply nested queries with a
@@ -26,6 +27,7 @@ class QueryInfo:
     form: str | None   # SELECT, ASK, CONSTRUCT, DESCRIBE, UPDATE, or None (unrecognisable)
     service: bool      # calls SERVICE somewhere (federation)
     depth: int         # deepest nesting of {}, () and []
+    dataset: bool = False  # names its own dataset: FROM / FROM NAMED (section 13.2)
 
 
 def _form(toks: list[Token]) -> str | None:
@@ -57,6 +59,46 @@ def _depth(toks: list[Token]) -> int:
     return deepest
 
 
+def _names_dataset(toks: list[Token]) -> bool:
+    """A FROM keyword outside every bracket: a DatasetClause of the query (the grammar
+    allows one only there, between the form and the WHERE group; a subquery has none).
+    FROM inside an IRI, a string, a comment, a prefixed name or a variable is no token
+    of this kind, so it does not count."""
+    depth = 0
+    for t in toks:
+        if t.kind == "OP" and t.text in _OPEN:
+            depth += 1
+        elif t.kind == "OP" and t.text in _CLOSE:
+            depth = max(0, depth - 1)
+        elif depth == 0 and t.keyword == "FROM":
+            return True
+    return False
+
+
+def without_dataset_clause(sparql: str) -> str:
+    """The query (codepoint escapes replaced, as a parser reads it) without its FROM /
+    FROM NAMED clauses: for a server that would add them to the Protocol's dataset
+    instead of letting the Protocol's replace them (Virtuoso does)."""
+    from kg.sparql_lexer import unescape
+
+    text = unescape(sparql)
+    toks = list(tokens(text))
+    cuts: list[tuple[int, int]] = []
+    depth = 0
+    for i, t in enumerate(toks):
+        if t.kind == "OP" and t.text in _OPEN:
+            depth += 1
+        elif t.kind == "OP" and t.text in _CLOSE:
+            depth = max(0, depth - 1)
+        elif depth == 0 and t.keyword == "FROM":
+            j = i + 2 if i + 1 < len(toks) and toks[i + 1].keyword == "NAMED" else i + 1
+            if j < len(toks) and toks[j].kind in ("IRI", "PNAME"):
+                cuts.append((t.pos, toks[j].pos + len(toks[j].text)))
+    for start, end in reversed(cuts):
+        text = text[:start] + " " + text[end:]
+    return text
+
+
 def inspect(sparql: str) -> QueryInfo:
     """The query's form, SERVICE use and depth. Short texts are remembered: the app's
     own queries are a few hundred constant texts, asked for on every page."""
@@ -65,7 +107,8 @@ def inspect(sparql: str) -> QueryInfo:
 
 def _inspect(sparql: str) -> QueryInfo:
     toks = list(tokens(sparql))
-    return QueryInfo(_form(toks), any(t.keyword == "SERVICE" for t in toks), _depth(toks))
+    return QueryInfo(_form(toks), any(t.keyword == "SERVICE" for t in toks), _depth(toks),
+                     _names_dataset(toks))
 
 
 _inspect_cached = lru_cache(maxsize=1024)(_inspect)

@@ -10,13 +10,20 @@
 Every engine answers the same calls with the same types, so the web app, the CLI,
 validation and the steward workflow never ask which one they have:
 
-  query(sparql)      read-only SPARQL with the predefined prefixes and the union of
-                     the named graphs as default graph; results are pyoxigraph result
-                     objects (QuerySolutions, QueryBoolean, QueryTriples) whatever
-                     the engine, so there is one result type to format and serialize;
+  query(sparql)      read-only SPARQL with the predefined prefixes; results are
+                     pyoxigraph result objects (QuerySolutions, QueryBoolean,
+                     QueryTriples) whatever the engine, so there is one result type
+                     to format and serialize;
   quads(s, p, o, g)  index lookups (the incremental check);
   graph_names(), load(dataset), replace_graphs({name: triples | None}) (one
                      transaction where the engine has them), __len__.
+
+The dataset a query sees is the same on every engine: without a dataset clause the
+default graph is the union of the named graphs and every named graph can be named
+in GRAPH; the query's FROM / FROM NAMED restrict it as SPARQL 1.1 section 13.2 says
+(a graph the store lacks is empty, never fetched; FROM NAMED alone leaves the default
+graph empty); the Protocol's default-graph-uri / named-graph-uri, when given,
+replace the query's own clauses (Protocol section 2.1.4).
 
 Syntax is checked by Oxigraph's parser (the other engines run it before sending a
 query), so errors read the same (line, column, what was expected) on every backend.
@@ -82,8 +89,11 @@ class Store(ABC):
         the variables it binds (Oxigraph's rule for substitutions).
         values: variable name -> terms, a VALUES block opening the WHERE group (one
         query for a batch of entities), written by values_block.
-        default_graph / named_graphs are the Protocol's dataset (IRIs, not rebased);
-        without them the default graph is the union of all named graphs."""
+        default_graph / named_graphs are the Protocol's dataset (IRIs, not rebased):
+        given, they replace the query's FROM / FROM NAMED (None in one of them: all
+        graphs). Without them, the query's own FROM / FROM NAMED define the dataset,
+        and without those the default graph is the union of all named graphs.
+        A valid query the engine cannot evaluate raises QueryFailed."""
         info = sparql_forms.check_bounds(sparql)
         if info.form == "UPDATE":
             raise BadInput("updates are not allowed: this store is read-only "
@@ -97,15 +107,17 @@ class Store(ABC):
             rows = [[check_bindings({name: t})[name.lstrip("?$")]] for t in column]
             text = with_values_block(text, values_block([name.lstrip("?$")], rows))
         try:
-            return self._query(text, dg, ng, terms)
+            return self._query(text, dg, ng, terms, own_dataset=info.dataset)
         except SyntaxError as e:  # Oxigraph's parser, on every engine (query_form)
             raise BadInput(syntax_message(sparql, str(e))) from None
 
     @abstractmethod
     def _query(self, sparql: str, default_graph: list[str] | None, named_graphs: list[str] | None,
-               bindings: dict[str, Term]) -> Result:
+               bindings: dict[str, Term], own_dataset: bool = False) -> Result:
         """Run a rebased query with pre-bound variables; a syntax error raises
-        SyntaxError from Oxigraph's parser."""
+        SyntaxError from Oxigraph's parser. own_dataset: the query text has FROM /
+        FROM NAMED (kg.sparql_forms), which apply unless the Protocol's dataset
+        (default_graph / named_graphs, None when not given) replaces them."""
 
     @abstractmethod
     def quads(self, s: Term | None = None, p: Term | None = None, o: Term | None = None,
@@ -229,12 +241,23 @@ def with_prefixes(sparql: str) -> str:
     return head + sparql if head else sparql
 
 
+class QueryFailed(BadInput):
+    """A valid query the engine could not evaluate (a limitation or error of the
+    engine's library): one line naming the engine and the reason, exit code 2 and
+    HTTP 400, never an "internal error", so the user knows to rewrite the query."""
+
+
 def triples_result(triples: Iterable[ox.Triple]) -> ox.QueryTriples:
-    """A pyoxigraph QueryTriples holding the given triples: the one CONSTRUCT/DESCRIBE
-    result type of every engine (pyoxigraph has no public constructor for it)."""
-    st = ox.Store()
-    st.extend(ox.Quad(t.subject, t.predicate, t.object, ox.DefaultGraph()) for t in triples)
-    return st.query("CONSTRUCT WHERE { ?s ?p ?o }")
+    """A pyoxigraph QueryTriples holding exactly the given triples: the one
+    CONSTRUCT/DESCRIBE result type of every engine (pyoxigraph has no public
+    constructor for it). The triples are the constant template of a CONSTRUCT on an
+    empty store, written by Oxigraph's own N-Triples serialization of each term:
+    storing them in a Store first would put every literal in Oxigraph's canonical
+    form ("2"^^xsd:nonNegativeInteger would come back as "2"^^xsd:integer), while a
+    template constant is returned as written. Blank nodes keep their identity within
+    the result (one solution, so one fresh node per label)."""
+    body = " .\n".join(str(t) for t in triples)
+    return ox.Store().query(f"CONSTRUCT {{\n{body}\n}} WHERE {{}}")
 
 
 def check_bindings(bindings: Mapping[str, Term] | None) -> dict[str, Term]:

@@ -4,6 +4,12 @@ For tests and tiny graphs: nothing to install or start, but rdflib's pure-Python
 engine is orders of magnitude slower than Oxigraph on large graphs (docs/benchmarks.md).
 Results are turned into pyoxigraph result objects through the SPARQL JSON results
 format, so callers see the same types as from the other engines.
+
+The dataset of a query is built here, never by rdflib: rdflib treats FROM <iri> of a
+graph it does not hold (or an empty one) as an address to download and parse, so
+`FROM <urn:no-such-graph>` failed and `FROM <http://…>` made a request. The query's
+dataset clause is read from rdflib's parse and then removed, and the query runs on
+a dataset of the graphs the store holds (kg.store.Store.query says which).
 """
 from __future__ import annotations
 
@@ -13,8 +19,11 @@ from typing import Iterable, Iterator
 
 import pyoxigraph as ox
 from rdflib import Dataset, URIRef, Variable
+from rdflib.plugins.sparql import prepareQuery
+from rdflib.plugins.sparql.sparql import NotBoundError
 
-from kg.store import Engine, Result, Store, Term, dataset_file, prefixes, query_form, triples_result
+from kg.store import (Engine, QueryFailed, Result, Store, Term, dataset_file, prefixes, query_form,
+                      triples_result)
 from kg.terms import from_ox, to_ox
 
 
@@ -34,24 +43,37 @@ class MemoryStore(Store):
         store.load(dataset_nq)
         return store
 
-    def _query(self, sparql: str, default_graph, named_graphs, bindings) -> Result:
+    def _query(self, sparql: str, default_graph, named_graphs, bindings, own_dataset: bool = False) -> Result:
         with _RDFLIB:  # rdflib's SPARQL parser (pyparsing) is not thread-safe
             return self._query_locked(sparql, default_graph, named_graphs, bindings)
 
     def _query_locked(self, sparql: str, default_graph, named_graphs, bindings) -> Result:
-        form = query_form(sparql)
-        ds = self._ds if default_graph is None and named_graphs is None else \
-            self._restricted(default_graph, named_graphs)
-        res = ds.query(sparql, initNs=prefixes(),
-                       initBindings={Variable(n): from_ox(t) for n, t in bindings.items()})
+        form = query_form(sparql)  # Oxigraph's parser first: syntax errors read the same everywhere
+        try:  # rdflib from here on: whatever it raises is one line (QueryFailed)
+            query = prepareQuery(sparql, initNs=prefixes())
+            clause = query.algebra.get("datasetClause") or []
+            query.algebra["datasetClause"] = None  # the dataset is chosen here, never loaded by rdflib
+            if default_graph is None and named_graphs is None and clause:
+                default_graph = [str(d.default) for d in clause if d.get("default") is not None]
+                named_graphs = [str(d.named) for d in clause if d.get("named") is not None]
+            ds = self._ds if default_graph is None and named_graphs is None else \
+                self._restricted(default_graph, named_graphs)
+            res = ds.query(query, initBindings={Variable(n): from_ox(t) for n, t in bindings.items()})
+            if form is ox.QueryTriples:
+                triples = list(res.graph)
+            else:
+                body = res.serialize(format="json")
+        except Exception as e:  # noqa: BLE001 - a library boundary: reported, never an internal error
+            raise QueryFailed(engine_message(e)) from None
         if form is ox.QueryTriples:
-            return triples_result(ox.Triple(*(to_ox(x) for x in t)) for t in res.graph)
-        return ox.parse_query_results(res.serialize(format="json"), format=ox.QueryResultsFormat.JSON)
+            return triples_result(ox.Triple(*(to_ox(x) for x in t)) for t in triples)
+        return ox.parse_query_results(body, format=ox.QueryResultsFormat.JSON)
 
     def _restricted(self, default_graph: list[str] | None, named_graphs: list[str] | None) -> Dataset:
         """A dataset whose default graph is the merge of default_graph (all graphs if
         None) and whose named graphs are named_graphs (all if None): the Protocol's
-        default-graph-uri / named-graph-uri."""
+        default-graph-uri / named-graph-uri, or the query's FROM / FROM NAMED. A
+        graph the store does not hold is empty."""
         ds = Dataset(default_union=False)
         names = [c.identifier for c in self._ds.graphs() if isinstance(c.identifier, URIRef)]
         for g in (default_graph if default_graph is not None else names):
@@ -101,6 +123,19 @@ class MemoryStore(Store):
 
     def generation(self) -> str:
         return self._generation
+
+
+def engine_message(error: Exception) -> str:
+    """One line for an evaluation error of rdflib's SPARQL engine. Its best-known case:
+    an aggregate with DISTINCT over a variable that is unbound in some solution (after
+    OPTIONAL) makes rdflib raise NotBoundError, where SPARQL 1.1 (section 18.5.1)
+    makes that aggregate an error, i.e. unbound, as Oxigraph answers."""
+    text = " ".join(str(error).split())[:300]
+    hint = ""
+    if isinstance(error, NotBoundError):
+        hint = (" (rdflib fails on an aggregate with DISTINCT over a variable left unbound by OPTIONAL: "
+                "bind it first, e.g. COALESCE(?x, \"\"), or use KG_STORE=oxigraph)")
+    return f"the memory engine (rdflib) could not evaluate this query: {type(error).__name__}: {text}{hint}"
 
 
 class MemoryEngine(Engine):

@@ -12,11 +12,22 @@ have not yet reopened; older ones are deleted.
 Opening notices a dist/ built without the store (its build.json differs from the one
 the generation was loaded from) and loads a generation first, so the files in dist/
 and the store cannot drift apart.
+
+Datatype fidelity: Oxigraph keeps typed literals in a canonical form of their value:
+"2"^^xsd:nonNegativeInteger (every type derived from xsd:integer) comes back as
+"2"^^xsd:integer, "02"^^xsd:integer as "2", "1"^^xsd:boolean as "true" (an open
+upstream issue, oxigraph/oxigraph#526). Each generation therefore keeps, next to the
+database, the quads whose literal Oxigraph would change, as the dataset gives them
+(ExactLiterals, written at load with blank-node labels kept, so they match the
+database's). quads() and CONSTRUCT/DESCRIBE results put those literals back, so the
+graph that comes out is the graph that was built; a SELECT binds the canonical term
+(equal in value; see docs/stores.md).
 """
 from __future__ import annotations
 
 import shutil
 import time
+from io import BytesIO
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -25,9 +36,96 @@ import pyoxigraph as ox
 from kg import build, rdfio
 from kg.config import settings
 from kg.errors import KGError
-from kg.store import Engine, Result, Store, Term, dataset_file, prefixes
+from kg.store import Engine, Result, Store, Term, dataset_file, prefixes, triples_result
 
 CURRENT = "CURRENT"
+EXACT = "exact-literals.nq"   # in a generation: the quads whose literal Oxigraph canonicalises
+_XSD = "http://www.w3.org/2001/XMLSchema#"
+_XSD_STRING = _XSD + "string"
+_XSD_TYPED = b"^^<" + _XSD.encode()
+
+
+class ExactLiterals:
+    """The literals of a dataset that Oxigraph stores in another form, by triple:
+    (subject, predicate, canonical literal) -> the literal as the dataset gives it.
+    A key two different literals map to (rare: the same subject and predicate with,
+    say, "2"^^xsd:int and "2"^^xsd:short) cannot be told apart and is left canonical."""
+
+    def __init__(self) -> None:
+        self.quads: list[ox.Quad] = []          # as given, blank-node labels as stored
+        self._by_triple: dict[tuple, ox.Literal | None] = {}
+
+    @classmethod
+    def scan(cls, quads: Iterable[ox.Quad]) -> "ExactLiterals":
+        """The quads (of a dataset about to be stored) whose literal Oxigraph changes."""
+        found = cls()
+        found.add(q for q in quads if _may_change(q.object))
+        return found
+
+    def add(self, quads: Iterable[ox.Quad]) -> None:
+        quads = [q for q in quads if _may_change(q.object)]
+        for q, canon in zip(quads, canonical([q.object for q in quads])):
+            if canon == q.object:
+                continue
+            self.quads.append(q)
+            key = (q.subject, q.predicate, canon)
+            known = self._by_triple.get(key, q.object)
+            self._by_triple[key] = q.object if known == q.object else None
+
+    def drop_graphs(self, names: set[str]) -> None:
+        """Forget the quads of the given graphs (they are being replaced)."""
+        kept = [q for q in self.quads if not (isinstance(q.graph_name, ox.NamedNode) and q.graph_name.value in names)]
+        self.quads, self._by_triple = [], {}
+        self.add(kept)
+
+    def __bool__(self) -> bool:
+        return bool(self._by_triple)
+
+    def exact(self, s, p, o):
+        """The object as the dataset gives it (o itself when Oxigraph kept it)."""
+        if isinstance(o, ox.Literal) and self._by_triple:
+            return self._by_triple.get((s, p, o)) or o
+        return o
+
+    def write(self, path: Path) -> None:
+        rdfio.atomic_write(path, ox.serialize(self.quads, format=ox.RdfFormat.N_QUADS))
+
+    @classmethod
+    def read(cls, path: Path) -> "ExactLiterals":
+        found = cls()
+        found.add(ox.parse(path=str(path), format=ox.RdfFormat.N_QUADS))
+        return found
+
+
+def _may_change(term) -> bool:
+    """A literal of an XSD datatype other than xsd:string: the ones Oxigraph may store
+    in a canonical form (language-tagged and plain strings are kept as given)."""
+    return (isinstance(term, ox.Literal) and not term.language
+            and term.datatype.value.startswith(_XSD) and term.datatype.value != _XSD_STRING)
+
+
+_PROBE = ox.NamedNode("urn:x-kg:probe")
+
+
+def canonical(literals: list[ox.Literal]) -> list[ox.Literal]:
+    """Each literal as Oxigraph stores it: what a scratch store gives back."""
+    st = ox.Store()
+    st.extend(ox.Quad(ox.NamedNode(f"urn:x-kg:{i}"), _PROBE, lit) for i, lit in enumerate(literals))
+    out: list[ox.Literal] = list(literals)
+    for q in st:
+        out[int(q.subject.value.rsplit(":", 1)[1])] = q.object
+    return out
+
+
+def load_quads(st: ox.Store, dataset_nq: Path | None = None, data: bytes | None = None) -> ExactLiterals:
+    """Bulk-load N-Quads into st keeping the file's blank-node labels (bulk_load would
+    rename them), and return the literals Oxigraph changed on the way."""
+    kwargs = {"path": str(dataset_nq)} if dataset_nq is not None else {"input": data}
+    st.bulk_extend(ox.parse(format=ox.RdfFormat.N_QUADS, **kwargs))
+    # only lines with an XSD datatype can change: parse those (N-Quads is one quad a line)
+    with (open(dataset_nq, "rb") if dataset_nq is not None else BytesIO(data or b"")) as f:
+        typed = b"".join(line for line in f if _XSD_TYPED in line)
+    return ExactLiterals.scan(ox.parse(typed, format=ox.RdfFormat.N_QUADS))
 
 
 class OxigraphStore(Store):
@@ -35,39 +133,62 @@ class OxigraphStore(Store):
 
     kind = "oxigraph"
 
-    def __init__(self, store: ox.Store, generation: str = "") -> None:
+    def __init__(self, store: ox.Store, generation: str = "", exact: ExactLiterals | None = None) -> None:
         self._store = store
         self._generation = generation
+        self._exact = exact if exact is not None else ExactLiterals()
 
     @classmethod
     def in_memory(cls, dataset_nq: Path | None = None, data: bytes | None = None) -> "OxigraphStore":
         """A store in memory (tests, benchmarks, checking before anything is built)."""
         st = ox.Store()
+        exact = ExactLiterals()
         if dataset_nq is not None:
-            st.bulk_load(path=str(dataset_nq), format=ox.RdfFormat.N_QUADS)
+            exact.add(load_quads(st, dataset_nq=dataset_nq).quads)
         if data is not None:
-            st.bulk_load(data, format=ox.RdfFormat.N_QUADS)
-        return cls(st)
+            exact.add(load_quads(st, data=data).quads)
+        return cls(st, exact=exact)
 
     @property
     def ox(self) -> ox.Store:
         return self._store
 
-    def _query(self, sparql: str, default_graph, named_graphs, bindings) -> Result:
+    def _query(self, sparql: str, default_graph, named_graphs, bindings, own_dataset: bool = False) -> Result:
+        """The dataset (kg.store.Store.query): with use_default_graph_as_union Oxigraph
+        ignores the query's FROM, so the flag is set only when the query names no
+        dataset; without it Oxigraph applies FROM / FROM NAMED as SPARQL says. The
+        Protocol's lists replace the query's clauses, both parts of them: Oxigraph's
+        default_graph alone would keep the query's FROM NAMED, and the reverse."""
         kwargs: dict = {"prefixes": prefixes()}
         if bindings:
             kwargs["substitutions"] = {ox.Variable(n): t for n, t in bindings.items()}
-        if default_graph is None:
-            kwargs["use_default_graph_as_union"] = True
-        else:
-            kwargs["default_graph"] = [ox.NamedNode(g) for g in default_graph]
-        if named_graphs is not None:
-            kwargs["named_graphs"] = [ox.NamedNode(g) for g in named_graphs]
-        return self._store.query(sparql, **kwargs)
+        protocol = default_graph is not None or named_graphs is not None
+        if protocol or not own_dataset:
+            if default_graph is None:
+                kwargs["use_default_graph_as_union"] = True
+            else:
+                kwargs["default_graph"] = [ox.NamedNode(g) for g in default_graph]
+            if named_graphs is not None:
+                kwargs["named_graphs"] = [ox.NamedNode(g) for g in named_graphs]
+            elif own_dataset:
+                kwargs["named_graphs"] = list(self._store.named_graphs())
+        result = self._store.query(sparql, **kwargs)
+        if isinstance(result, ox.QueryTriples) and self._exact:
+            exact = self._exact.exact
+            return triples_result(ox.Triple(t.subject, t.predicate, exact(t.subject, t.predicate, t.object))
+                                  for t in result)
+        return result
 
     def quads(self, s: Term | None = None, p: Term | None = None, o: Term | None = None,
               g: ox.NamedNode | None = None) -> Iterator[ox.Quad]:
-        return self._store.quads_for_pattern(s, p, o, g)
+        """Index lookups; literals as the dataset gives them (ExactLiterals). Oxigraph
+        matches a pattern's literal by its canonical form, i.e. by value."""
+        quads = self._store.quads_for_pattern(s, p, o, g)
+        if not self._exact:
+            return quads
+        exact = self._exact.exact
+        return (ox.Quad(q.subject, q.predicate, exact(q.subject, q.predicate, q.object), q.graph_name)
+                for q in quads)
 
     def graph_names(self) -> list[str]:
         return sorted(g.value for g in self._store.named_graphs() if isinstance(g, ox.NamedNode))
@@ -77,19 +198,26 @@ class OxigraphStore(Store):
 
     def load(self, dataset_nq: Path) -> None:
         self._store.clear()
-        self._store.bulk_load(path=str(dataset_nq), format=ox.RdfFormat.N_QUADS)
+        self._exact = load_quads(self._store, dataset_nq=dataset_nq)
 
     def replace_graphs(self, graphs: dict[str, Iterable[ox.Triple] | None]) -> None:
-        """One SPARQL Update request: Oxigraph runs it as one transaction."""
-        ops = []
+        """One SPARQL Update request: Oxigraph runs it as one transaction. INSERT DATA
+        gives blank nodes new labels, so only the exact literals of triples without
+        blank nodes are remembered for the new graphs."""
+        ops, added = [], []
         for name, triples in graphs.items():
             ops.append(f"DROP SILENT GRAPH <{name}>")
             if triples is not None:
-                body = ox.serialize(list(triples), format=ox.RdfFormat.N_TRIPLES).decode()
+                triples = list(triples)
+                added += [ox.Quad(t.subject, t.predicate, t.object, ox.NamedNode(name)) for t in triples
+                          if isinstance(t.subject, ox.NamedNode)]
+                body = ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES).decode()
                 if body.strip():
                     ops.append(f"INSERT DATA {{ GRAPH <{name}> {{\n{body}}} }}")
         if ops:
             self._store.update(" ;\n".join(ops))
+            self._exact.drop_graphs(set(graphs))
+            self._exact.add(added)
 
     def generation(self) -> str:
         return self._generation
@@ -108,10 +236,11 @@ class OxigraphEngine(Engine):
     def open(self, dist: Path) -> OxigraphStore:
         root = self.root(dist)
         gen = current(root)
-        if gen is None or build.read_manifest(root / gen) != build.read_manifest(dist):
+        if gen is None or not _shows(root / gen, dist):
             gen = self._load_and_activate(dist)
         try:
-            return OxigraphStore(ox.Store.read_only(str(root / gen)), generation=gen)
+            return OxigraphStore(ox.Store.read_only(str(root / gen)), generation=gen,
+                                 exact=ExactLiterals.read(root / gen / EXACT))
         except OSError as e:
             raise KGError(f"cannot open the Oxigraph store {root / gen}: {e} "
                           "(run `kg build` to rebuild it)") from None
@@ -145,11 +274,17 @@ class OxigraphEngine(Engine):
         root = self.root(dist)
         with rdfio.directory_lock(root):
             gen = current(root)
-            if gen is not None and build.read_manifest(root / gen) == build.read_manifest(dist):
+            if gen is not None and _shows(root / gen, dist):
                 return gen  # another process loaded it while we waited
             gen = load_generation(root, dist)
             activate(root, gen)
             return gen
+
+
+def _shows(generation: Path, dist: Path) -> bool:
+    """The generation was loaded from this build (same build.json), by a version that
+    keeps the exact literals (a generation without EXACT is loaded again)."""
+    return (generation / EXACT).exists() and build.read_manifest(generation) == build.read_manifest(dist)
 
 
 def current(root: Path) -> str | None:
@@ -169,10 +304,11 @@ def load_generation(root: Path, dist: Path) -> str:
     path = root / gen
     try:
         st = ox.Store(str(path))
-        st.bulk_load(path=str(source), format=ox.RdfFormat.N_QUADS)
+        exact = load_quads(st, dataset_nq=source)
         st.flush()
         st.optimize()
         del st
+        exact.write(path / EXACT)
         if (dist / build.MANIFEST).exists():
             shutil.copyfile(dist / build.MANIFEST, path / build.MANIFEST)
     except BaseException:

@@ -29,7 +29,8 @@ import pyoxigraph as ox
 from kg import build
 from kg.config import SparqlSettings, settings
 from kg.errors import KGError
-from kg.store import Engine, Result, Store, Term, dataset_file, query_form, triples_result, with_bindings, with_prefixes
+from kg.store import (Engine, QueryFailed, Result, Store, Term, dataset_file, prefixes, query_form, triples_result,
+                      with_bindings, with_prefixes)
 
 # Virtuoso answers a query naming many graphs (one default-graph-uri per change set)
 # with one header per graph; http.client refuses more than 100 headers by default.
@@ -38,6 +39,7 @@ http.client._MAXHEADERS = max(getattr(http.client, "_MAXHEADERS", 100), 100_000)
 CHUNK_TRIPLES = 50_000         # triples per Graph Store Protocol request
 UPDATE_CHUNK_BYTES = 1_000_000  # bytes of N-Triples per INSERT DATA request
 RESULTS_JSON = "application/sparql-results+json"
+EMPTY_GRAPH = "urn:x-bukhara-deer:empty-graph"  # the Protocol has no way to say "no graph"
 TRIPLES_ACCEPT = "application/n-triples, text/plain;q=0.9, text/turtle;q=0.8"
 
 
@@ -139,10 +141,32 @@ class SparqlStore(Store):
 
     # -- reading -------------------------------------------------------------------
 
-    def _query(self, sparql: str, default_graph, named_graphs, bindings) -> Result:
+    def _query(self, sparql: str, default_graph, named_graphs, bindings, own_dataset: bool = False) -> Result:
+        """The dataset (kg.store.Store.query) is always sent as the Protocol's, never
+        left to the server: without one a server's GRAPH ?g ranges over its own
+        system graphs too, Virtuoso adds a query's FROM to default-graph-uri instead
+        of letting the Protocol replace it, and gives a query with FROM but no FROM
+        NAMED every graph as named graph. So the query's FROM / FROM NAMED are read
+        (by rdflib's parser, which resolves prefixed and relative IRIs) and taken out
+        of the text, and an empty part is sent as EMPTY_GRAPH, a graph no server has."""
         form = query_form(sparql)
-        if default_graph is None:
-            default_graph = self.graph_names()
+        if own_dataset:
+            from rdflib.plugins.sparql import prepareQuery
+
+            from kg.sparql_forms import without_dataset_clause
+
+            try:
+                clause = prepareQuery(sparql, initNs=prefixes()).algebra.get("datasetClause") or []
+            except Exception as e:  # noqa: BLE001 - rdflib's grammar lags Oxigraph's in places
+                raise QueryFailed(f"could not read the FROM / FROM NAMED of this query: {type(e).__name__}: "
+                                  f"{' '.join(str(e).split())[:300]}") from None
+            sparql = without_dataset_clause(sparql)
+            if default_graph is None and named_graphs is None:
+                default_graph = [str(d.default) for d in clause if d.get("default") is not None]
+                named_graphs = [str(d.named) for d in clause if d.get("named") is not None]
+        ours = self.graph_names()
+        default_graph = ours if default_graph is None else default_graph or [EMPTY_GRAPH]
+        named_graphs = ours if named_graphs is None else named_graphs or [EMPTY_GRAPH]
         return self._request(with_prefixes(with_bindings(sparql, bindings)), form, default_graph, named_graphs)
 
     def _request(self, sparql: str, form: type, default_graph: list[str] | None = None,
