@@ -391,3 +391,14 @@ def test_stores_page_examples_print_what_they_say(dist):
     for command, shown in found:
         assert normalize(run(command, dist)) == normalize(shown.rstrip("\n")), command
 
+
+
+def test_rdflib_failure_is_bad_input_at_the_endpoint(stores):
+    """What a SPARQL endpoint worker does with the query (webapp.query_runner): a
+    failure of the memory engine is a "bad" reply (HTTP 400 with the line), not a crash."""
+    from webapp.query_runner import _execute
+
+    reply = _execute(stores["memory"], AGGREGATE_OVER_UNBOUND, "json", None, None, 1_000_000)
+    assert reply[0] == "bad" and "could not evaluate this query" in reply[1]
+    kind, media, body = _execute(stores["oxigraph"], AGGREGATE_OVER_UNBOUND, "json", None, None, 1_000_000)
+    assert kind == "ok" and b'"ts"' in body
