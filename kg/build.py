@@ -4,6 +4,8 @@ The build writes dist/ (all files atomically):
   graph.ttl, graph.nt, graph.jsonld  everything merged (asserted + inferred)
   inferred.ttl                       only what the rules added
   shapes.ttl                         the SHACL shapes, rebased
+  shapes-core.ttl                    the same without the SHACL-SPARQL constraints (for
+                                     engines that implement SHACL Core only)
   dataset.nq                         the same triples in named graphs: <base>graph/ontology,
                                      graph/data, graph/curation (curated annotations, with
                                      the crosswalk links kg.crosswalk derives from the reviews),
@@ -119,8 +121,11 @@ MANIFEST = "build.json"
 def finish_dist(dist: Path, triples: dict, changesets: list[str], graphs: dict[str, str], **extra) -> dict:
     """What every dist/ ends with, after its dataset.nq: the shapes, and build.json
     (counts, change sets, per-graph fingerprints), written last."""
+    from kg.validate import core_shapes
+
     shapes = rdfio.load_files([sources.shapes_file()], bind_all(Graph()))
     rdfio.atomic_write(dist / "shapes.ttl", rdfio.serialize(shapes, "turtle"))
+    rdfio.atomic_write(dist / "shapes-core.ttl", rdfio.serialize(core_shapes(shapes), "turtle"))
     manifest = {"base": settings().base, "built": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 **extra, "triples": triples, "changesets": changesets, "graphs": graphs}
     rdfio.atomic_write(dist / MANIFEST, json.dumps(manifest, indent=2).encode())

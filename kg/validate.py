@@ -187,6 +187,26 @@ def sparql_constraints(shapes: Graph | None = None) -> list[tuple[str, str, str]
     return sorted(out)
 
 
+def core_shapes(shapes: Graph) -> Graph:
+    """The shapes without their SHACL-SPARQL constraints (dist/shapes-core.ttl), for an
+    engine that implements SHACL Core only: what it reports with them is what the full
+    shapes report minus the sh:sparql results, which such an engine must run otherwise."""
+    drop: set = set()
+    stack = list(shapes.objects(None, SH.sparql))
+    while stack:                       # each constraint and the blank nodes it holds
+        node = stack.pop()
+        if node not in drop:
+            drop.add(node)
+            stack.extend(o for o in shapes.objects(node, None) if isinstance(o, BNode))
+    out = Graph()
+    for prefix, ns in shapes.namespaces():
+        out.bind(prefix, ns)
+    for s, p, o in shapes:
+        if p != SH.sparql and s not in drop:
+            out.add((s, p, o))
+    return out
+
+
 def _term(node) -> str | None:
     if node is None:
         return None

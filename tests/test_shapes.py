@@ -388,3 +388,43 @@ def test_validation_page_lists_exactly_the_sparql_constraints():
                  for shape, severity, what in rows)
     assert got == want
     assert re.search(rf"holds {len(constraints)} SHACL-SPARQL constraints", section)
+
+
+# ---------------------------------------------------------------- SHACL Core only
+
+def _result_keys(results: Graph, *, without_sparql: bool = False) -> set[tuple]:
+    """What a result says, independent of blank-node ids of the shapes graph it came from."""
+    sparql = SH.SPARQLConstraintComponent
+    out = set()
+    for r in results.objects(None, SH.result):
+        component = results.value(r, SH.sourceConstraintComponent)
+        if without_sparql and component == sparql:
+            continue
+        out.add((results.value(r, SH.focusNode), results.value(r, SH.resultPath), results.value(r, SH.value),
+                 component, results.value(r, SH.resultSeverity),
+                 tuple(sorted(str(m) for m in results.objects(r, SH.resultMessage)))))
+    return out
+
+
+def test_core_shapes_agree_with_the_full_shapes_minus_sparql(parts, dist):
+    """dist/shapes-core.ttl (kg build) with SHACL Core only (advanced=False) reports exactly
+    what the full shapes report minus the SHACL-SPARQL results."""
+    from pyshacl import validate as shacl_validate
+
+    core = Graph().parse(dist / "shapes-core.ttl", format="turtle")
+    full = validate.load_shapes()
+    assert not list(core.objects(None, SH.sparql)) and list(full.objects(None, SH.sparql))
+    assert len(core) < len(full)
+    g = merged_with(parts, FIXTURES / "duplicate-numbers.ttl")
+    runs = {}
+    for name, shapes, advanced in (("full", full, True), ("core", core, False)):
+        work = validate._PreparedQueryGraph()
+        for t in g:
+            work.add(t)
+        runs[name] = shacl_validate(work, shacl_graph=shapes, inference="none", advanced=advanced,
+                                    meta_shacl=False, inplace=True)[1]
+    full_keys = _result_keys(runs["full"])
+    core_keys = _result_keys(runs["core"])
+    assert any(k[3] == SH.SPARQLConstraintComponent for k in full_keys), "the fixture needs a SPARQL result"
+    assert core_keys, "the fixture needs a SHACL Core result"
+    assert core_keys == _result_keys(runs["full"], without_sparql=True)
