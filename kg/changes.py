@@ -50,7 +50,7 @@ INPUT_FORMATS = {".ttl": "turtle", ".jsonld": "json-ld", ".json": "json-ld", ".c
 
 
 class Rejected(KGError):
-    """The addition does not conform: nothing was written (exit code 1)."""
+    """The addition has violations: nothing was written (exit code 1)."""
 
     exit_code = 1
 
@@ -283,8 +283,8 @@ def new_id() -> str:
 
 
 def add(addition: Graph, *, by: str, source: str, replace: bool = False) -> tuple[ChangeSet, CheckResult]:
-    """Check and, if the addition conforms, record it and rebuild dist/. Raises
-    Rejected (nothing written) when it does not conform."""
+    """Check and, if the addition has no violations, record it and rebuild dist/. Raises
+    Rejected (nothing written) when it has violations."""
     by = _name(by, "--by NAME (who adds this)")
     source = _source(source, "--source TEXT (where the facts come from, or why)")
     check_size(addition)

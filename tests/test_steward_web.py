@@ -326,7 +326,7 @@ def test_broken_addition_is_reported_and_cannot_be_accepted(steward, env, app):
     assert '<a href="/measure/2.10"' in html  # the entity, linked to its page
     assert 'class="sev Violation"' in html and "section/10.0" in html
     assert "cannot be accepted" in html
-    # a forged accept with the server-side token of that non-conforming check
+    # a forged accept with the server-side token of that check with violations
     pend = Path(app.config["STEWARD_PENDING_DIR"])
     tokens = [p.stem for p in pend.glob("*.json")]
     assert len(tokens) == 1

@@ -1,5 +1,5 @@
-"""/steward: data stewards check additions against the shapes, accept conforming
-change sets, see the history and revert. Everything else in the app stays public and
+"""/steward: data stewards check additions against the shapes, accept change sets
+with no violations, see the history and revert. Everything else in the app stays public and
 read-only; only these routes need a log-in (webapp.auth).
 
 Routes and status codes
@@ -11,11 +11,11 @@ Routes and status codes
                            for the account or from the address (webapp.login_throttle)
   POST /steward/logout     303 to /steward/login
   POST /steward/check      parse + check, nothing written: 200 with the report (whether
-                           or not it conforms); 400 bad input (the precise error); 507
+                           or not it has violations); 400 bad input (the precise error); 507
                            when the check alone is larger than KG_PENDING_MAX_BYTES
   POST /steward/accept     re-checked against the CURRENT graph under the write lock
                            (kg.changes.add): 303 to /steward with a message; 409 when it
-                           no longer (or never did) conform (report shown); 400 unknown or
+                           has violations now (or had them) (report shown); 400 unknown or
                            expired check, missing source
   POST /steward/revert/ID  303 to /steward; 400 unknown id, already reverted, no reason
   Any POST without a session: 403; with a missing or wrong CSRF token: 400; a request
