@@ -16,8 +16,10 @@ export KG_STORE ?= oxigraph
 
 # command:Debian package the tests need: java (HermiT, owlready2's reasoner), chromium
 # (real-browser tests), npm (YASGUI), curl (the documented endpoint examples),
-# virtuoso-t (the SPARQL server of the remote-store tests; -7-bin has no system service)
-SYSTEM_PACKAGES := java:default-jre-headless chromium:chromium npm:npm curl:curl virtuoso-t:virtuoso-opensource-7-bin
+# virtuoso-t (the SPARQL server of the remote-store tests; -7-bin has no system service),
+# rapper (Raptor's RDF parser: the real-client tests parse the dumps and entity RDF/XML with it)
+SYSTEM_PACKAGES := java:default-jre-headless chromium:chromium npm:npm curl:curl virtuoso-t:virtuoso-opensource-7-bin \
+                   rapper:raptor2-utils
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +28,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # The SPARQL editor (YASGUI) comes from npm; without npm the page falls back to a plain form.
+# Comunica (a JavaScript SPARQL client) comes with it, for the real-client tests only.
 $(NODE_STAMP): package.json package-lock.json
 	@if command -v npm >/dev/null 2>&1; then \
 	  npm ci --no-audit --no-fund --ignore-scripts --loglevel=error && touch $(NODE_STAMP); \

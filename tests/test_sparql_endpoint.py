@@ -115,7 +115,7 @@ def single_value(fmt: str, body: bytes) -> str:
 RESULT_MEDIA = {"json": "application/sparql-results+json", "xml": "application/sparql-results+xml",
                 "csv": "text/csv", "tsv": "text/tab-separated-values"}
 GRAPH_MEDIA = {"ttl": ("text/turtle", "turtle"), "jsonld": ("application/ld+json", "json-ld"),
-               "nt": ("application/n-triples", "nt")}
+               "nt": ("application/n-triples", "nt"), "rdf": ("application/rdf+xml", "xml")}
 FORMS = ["get", "form", "body"]
 
 
@@ -194,6 +194,8 @@ def test_select_accept_q_values(client, accept, expected):
 @pytest.mark.parametrize("accept,expected", [
     (None, "text/turtle"), ("*/*", "text/turtle"), ("application/json", "application/ld+json"),
     ("application/n-triples, text/turtle;q=0.5", "application/n-triples"),
+    ("application/rdf+xml, text/rdf+n3;q=0.9, */*;q=0.1", "application/rdf+xml"),
+    ("text/turtle;q=0, */*", "application/ld+json"),
 ])
 def test_construct_defaults_and_accept(client, accept, expected):
     r = send(client, "get", CONSTRUCT_MEASURES + " LIMIT 1", accept=accept)
@@ -206,11 +208,37 @@ def test_not_acceptable_lists_types(client):
     text = error_text(r)
     assert "application/sparql-results+json" in text and "text/csv" in text
     r = send(client, "get", CONSTRUCT_MEASURES, accept="text/csv")
-    assert r.status_code == 406 and "text/turtle" in error_text(r)
-    r = send(client, "get", CONSTRUCT_MEASURES, format="csv")
-    assert r.status_code == 406 and "ttl" in error_text(r)
-    r = send(client, "get", COUNT_MEASURES, format="yaml")
-    assert r.status_code == 400 and "unknown format" in error_text(r)
+    assert r.status_code == 406 and "application/rdf+xml" in error_text(r)
+    # a format= the form does not offer falls back to Accept; 406 only when that fails too
+    r = send(client, "get", CONSTRUCT_MEASURES, accept="text/csv", format="csv")
+    assert r.status_code == 406 and "'csv'" in error_text(r) and "ttl" in error_text(r)
+    r = send(client, "get", COUNT_MEASURES, accept="text/turtle", format="yaml")
+    assert r.status_code == 406 and "'yaml'" in error_text(r) and "text/csv" in error_text(r)
+
+
+def test_rdfxml_refuses_a_predicate_it_cannot_write(client):
+    """RDF/XML writes predicates as XML names: one ending in a digit after '/' has none."""
+    q = "CONSTRUCT { ?m <http://example.org/p/1> ?n } WHERE { ?m a bkd:Measure ; bkd:number ?n } LIMIT 2"
+    r = send(client, "get", q, accept="application/rdf+xml")
+    assert r.status_code == 406 and "http://example.org/p/1" in error_text(r)
+    assert send(client, "get", q, accept="text/turtle").status_code == 200
+
+
+@pytest.mark.parametrize("query, fmt, accept, expected", [
+    (COUNT_MEASURES, "yaml", "text/csv", "text/csv"),
+    (COUNT_MEASURES, "yaml", None, "application/sparql-results+json"),
+    (CONSTRUCT_MEASURES, "csv", "application/n-triples", "application/n-triples"),
+    # what SPARQLWrapper sends by default: format=xml, and RDF/XML in Accept for graphs
+    (CONSTRUCT_MEASURES, "xml", "application/rdf+xml", "application/rdf+xml"),
+    (COUNT_MEASURES, "xml", "application/sparql-results+xml", "application/sparql-results+xml"),
+    (CONSTRUCT_MEASURES, "json", "application/ld+json", "application/ld+json"),
+    # a known format wins over Accept
+    (COUNT_MEASURES, "csv", "application/sparql-results+json", "text/csv"),
+])
+def test_format_param_falls_back_to_accept(client, query, fmt, accept, expected):
+    r = send(client, "get", query, accept=accept, format=fmt)
+    assert r.status_code == 200, r.data
+    assert r.mimetype == expected
 
 
 # --- dataset parameters
@@ -293,8 +321,8 @@ def test_syntax_error_400_with_line_and_column(client, how):
 
 
 def test_missing_query(client):
-    for r in (client.get("/sparql"), client.get("/sparql", headers={"Accept": "*/*"}),
-              client.post("/sparql", data={"format": "json"}),
+    for r in (client.post("/sparql", data={"format": "json"}),
+              client.get("/sparql", headers={"Accept": "application/sparql-results+json"}),
               client.post("/sparql", data=b"", content_type="application/sparql-query"),
               client.get("/sparql?query=", headers={"Accept": "application/sparql-results+json"})):
         assert r.status_code == 400
@@ -315,12 +343,32 @@ def test_service_description(client, base):
     assert (endpoint, rdflib.RDF.type, SD.Service) in g
     assert (endpoint, SD.endpoint, endpoint) in g
     assert (endpoint, SD.supportedLanguage, SD.SPARQL11Query) in g
-    assert len(list(g.objects(endpoint, SD.resultFormat))) == 7
+    assert (endpoint, SD.feature, SD.UnionDefaultGraph) in g
+    formats = {str(f).rsplit("/", 1)[-1] for f in g.objects(endpoint, SD.resultFormat)}
+    assert formats == {"SPARQL_Results_JSON", "SPARQL_Results_XML", "SPARQL_Results_CSV", "SPARQL_Results_TSV",
+                       "Turtle", "JSON-LD", "N-Triples", "RDF_XML"}
+    (comment,) = g.objects(endpoint, rdflib.RDFS.comment)
+    assert "union of the named graphs" in comment and "default-graph-uri" in comment and "FROM NAMED" in comment
     names = {str(n) for n in g.objects(None, SD.name)}
     assert {base + "graph/ontology", base + "graph/data", base + "graph/inferred"} <= names
-    r = client.get("/sparql", headers={"Accept": "application/ld+json"})
+    for accept, parser in (("application/ld+json", "json-ld"), ("application/rdf+xml", "xml"),
+                           ("application/n-triples", "nt")):
+        r = client.get("/sparql", headers={"Accept": accept})
+        assert r.status_code == 200 and r.mimetype == accept
+        assert rdflib.Graph().parse(data=r.data, format=parser).isomorphic(g)
+
+
+@pytest.mark.parametrize("headers", [{}, {"Accept": "*/*"}, {"Accept": "application/*"}])
+def test_service_description_for_any_type(client, headers):
+    """GET /sparql without a query and without asking for HTML: the service description
+    (Turtle, the first RDF type), as Fuseki does."""
+    r = client.get("/sparql", headers=headers)
     assert r.status_code == 200
-    assert len(rdflib.Graph().parse(data=r.data, format="json-ld")) == len(g)
+    expected = "application/ld+json" if headers.get("Accept") == "application/*" else "text/turtle"
+    assert r.mimetype == expected
+    assert "Accept" in r.headers["Vary"]
+    g = rdflib.Graph().parse(data=r.data, format="turtle" if expected == "text/turtle" else "json-ld")
+    assert (None, SD.feature, SD.UnionDefaultGraph) in g
 
 
 # --- CORS

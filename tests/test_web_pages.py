@@ -104,7 +104,13 @@ def test_repeated_measure_links_its_other_occurrences(client):
     ({"headers": {"Accept": "text/turtle"}}, "text/turtle", "turtle"),
     ({"headers": {"Accept": "application/ld+json"}}, "application/ld+json", "json-ld"),
     ({"headers": {"Accept": "application/n-triples"}}, "application/n-triples", "nt"),
+    ({"headers": {"Accept": "application/rdf+xml"}}, "application/rdf+xml", "xml"),
+    ({"headers": {"Accept": "application/json"}}, "application/ld+json", "json-ld"),
+    ({"headers": {"Accept": "application/rdf+xml, text/turtle;q=0.8, */*;q=0.1"}}, "application/rdf+xml", "xml"),
+    ({"headers": {"Accept": "text/html;q=0, */*"}}, "text/turtle", "turtle"),
     ({"query_string": {"format": "ttl"}}, "text/turtle", "turtle"),
+    ({"query_string": {"format": "rdf"}}, "application/rdf+xml", "xml"),
+    ({"query_string": {"format": "xlsx"}, "headers": {"Accept": "text/turtle"}}, "text/turtle", "turtle"),
     ({"query_string": {"format": "jsonld"}}, "application/ld+json", "json-ld"),
     ({"headers": {"Accept": "text/html;q=0.5, text/turtle;q=0.9"}}, "text/turtle", "turtle"),
 ])
@@ -124,9 +130,13 @@ def test_browser_accept_gets_html(client):
 
 
 def test_unacceptable_and_unknown_format(client):
-    assert client.get("/measure/3.6", headers={"Accept": "image/png"}).status_code == 406
-    resp = client.get("/measure/3.6?format=xlsx")
-    assert resp.status_code == 406 and "unknown format" in resp.get_data(as_text=True)
+    resp = client.get("/measure/3.6", headers={"Accept": "image/png"})
+    assert resp.status_code == 406 and "Accept" in resp.headers["Vary"]
+    assert "application/rdf+xml" in resp.get_data(as_text=True)
+    # an unknown format= falls back to Accept; 406 only when that cannot be served either
+    assert client.get("/measure/3.6?format=xlsx").mimetype == "text/html"
+    resp = client.get("/measure/3.6?format=xlsx", headers={"Accept": "image/png"})
+    assert resp.status_code == 406 and "format 'xlsx'" in resp.get_data(as_text=True)
 
 
 def test_measures_filters_combine_and_show_in_url(client, store):
@@ -179,6 +189,9 @@ def test_ontology_page_lists_terms_with_constraints(client):
     assert "sh:minCount" in page and "sh:class" in page and "Warning" in page
     ttl = client.get("/ontology", headers={"Accept": "text/turtle"})
     assert ttl.mimetype == "text/turtle" and "owl:Ontology" in ttl.get_data(as_text=True)
+    xml = client.get("/ontology", headers={"Accept": "application/rdf+xml"})
+    assert xml.mimetype == "application/rdf+xml" and "Accept" in xml.headers["Vary"]
+    assert Graph().parse(data=xml.data, format="xml").isomorphic(Graph().parse(data=ttl.data, format="turtle"))
 
 
 def test_browse_lists_instances(client):
@@ -203,11 +216,16 @@ def test_unknown_iri_gives_helpful_404(client):
 
 def test_downloads_and_void(client):
     page = html(client.get("/download/"))
-    for name in ("graph.ttl", "graph.nt", "graph.jsonld", "dataset.nq", "shapes.ttl"):
+    for name in ("graph.ttl", "graph.nt", "graph.jsonld", "graph.rdf", "dataset.nq", "shapes.ttl"):
         assert f"/download/{name}" in page
     nt = client.get("/download/graph.nt")
     assert nt.status_code == 200 and nt.mimetype == "application/n-triples"
-    assert len(Graph().parse(data=nt.get_data(as_text=True), format="nt")) > 3000
+    nt_graph = Graph().parse(data=nt.get_data(as_text=True), format="nt")
+    assert len(nt_graph) > 3000
+    rdf = client.get("/download/graph.rdf")
+    assert rdf.status_code == 200 and rdf.mimetype == "application/rdf+xml"
+    assert Graph().parse(data=rdf.data, format="xml").isomorphic(nt_graph)
+    assert client.get("/download/graph.rdf", headers={"If-None-Match": rdf.headers["ETag"]}).status_code == 304
     js = client.get("/download/graph.jsonld")
     assert js.mimetype == "application/ld+json" and json.loads(js.get_data())
     assert client.get("/download/../build.json").status_code == 404
@@ -219,6 +237,7 @@ def test_downloads_and_void(client):
     (endpoint, n), = list(g.query(q))
     assert str(endpoint).endswith("/sparql") and int(n) == 66
     assert client.get("/void?format=jsonld").mimetype == "application/ld+json"
+    assert len(Graph().parse(data=client.get("/void?format=rdf").data, format="xml")) == len(g)
 
 
 def test_graph_loaded_once_not_per_request(app, client, monkeypatch):

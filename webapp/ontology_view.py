@@ -110,13 +110,15 @@ def ontology_view():
     try:
         media = conneg.choose(request)
     except conneg.NotAcceptable as e:
-        return Response(str(e) + "\n", status=406, mimetype="text/plain")
+        return conneg.not_acceptable(e)
     if media != "text/html":
         onto, _ = graphs()
-        fmt = {"text/turtle": "turtle", "application/ld+json": "json-ld", "application/n-triples": "nt"}[media]
-        return Response(rdfio.serialize(onto, fmt), content_type=conneg.mimetype(media), headers={"Vary": "Accept"})
+        return Response(rdfio.serialize(onto, conneg.RDFLIB_FORMATS[media]), content_type=conneg.mimetype(media),
+                        headers={"Vary": "Accept"})
     classes, props = terms()
     onto, _ = graphs()
     meta = {str(p).rsplit("/", 1)[-1].rsplit("#", 1)[-1]: str(o)
             for s in onto.subjects(RDF.type, OWL.Ontology) for p, o in onto.predicate_objects(s)}
-    return render_template("ontology.html", classes=classes, props=props, meta=meta)
+    resp = Response(render_template("ontology.html", classes=classes, props=props, meta=meta))
+    resp.vary.add("Accept")
+    return resp

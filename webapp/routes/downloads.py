@@ -1,11 +1,20 @@
-"""Dumps of the whole graph and a VoID / DCAT description of the dataset."""
+"""Dumps of the whole graph and a VoID / DCAT description of the dataset.
+
+The build writes the dumps to dist/; graph.rdf (RDF/XML) is made here from graph.nt
+on first request, once per graph file: RDF/XML carries triples only, so like
+graph.ttl it is the union of the named graphs (dataset.nq keeps the graph names)."""
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
+
+import pyoxigraph as ox
 from flask import Blueprint, Response, abort, current_app, render_template, request, send_from_directory, url_for
 from rdflib import BNode, Graph, Literal, Namespace, URIRef
 from rdflib.namespace import DCAT, DCTERMS, RDF, XSD
 
 from kg import stats
+from kg.store import prefixes
 from webapp import conneg
 from webapp.routes.pages import cached
 from webapp.derived import per_graph
@@ -17,17 +26,28 @@ DUMPS = {  # file in dist/ -> (media type, description)
     "graph.ttl": ("text/turtle", "The whole graph (ontology, SKOS schemes, data, inferred), Turtle"),
     "graph.nt": ("application/n-triples", "The whole graph, N-Triples"),
     "graph.jsonld": ("application/ld+json", "The whole graph, JSON-LD"),
+    "graph.rdf": ("application/rdf+xml", "The whole graph, RDF/XML (triples only: the union of the named graphs)"),
     "dataset.nq": ("application/n-quads", "The same triples in named graphs (ontology, data, inferred), N-Quads"),
     "inferred.ttl": ("text/turtle", "Only the inferred triples (SPARQL rules), Turtle"),
     "shapes.ttl": ("text/turtle", "The SHACL shapes the data conforms to, Turtle"),
 }
+CONVERTED = {"graph.rdf": "graph.nt"}  # dump -> the dist/ file it is written from
+VOID_MEDIA = ["text/turtle", "application/ld+json", "application/n-triples", "application/rdf+xml"]
 
 
 @bp.route("/download/")
 def index():
     repo = current_app.extensions["kg"]
-    files = [(name, media, desc, (repo.dist / name).stat().st_size)
-             for name, (media, desc) in DUMPS.items() if (repo.dist / name).exists()]
+    files = []
+    for name, (media, desc) in DUMPS.items():
+        if name in CONVERTED:
+            if (repo.dist / CONVERTED[name]).exists():
+                try:
+                    files.append((name, media, desc, len(converted(repo.dist, name)[0])))
+                except conneg.NotRepresentable:  # a predicate RDF/XML cannot write: not offered
+                    pass
+        elif (repo.dist / name).exists():
+            files.append((name, media, desc, (repo.dist / name).stat().st_size))
     return render_template("downloads.html", files=files)
 
 
@@ -37,17 +57,42 @@ def dump(name: str):
         abort(404)
     repo = current_app.extensions["kg"]
     media = DUMPS[name][0]
+    if name in CONVERTED:
+        if not (repo.dist / CONVERTED[name]).exists():
+            abort(404)
+        try:
+            body, etag = converted(repo.dist, name)
+        except conneg.NotRepresentable as e:
+            return conneg.not_acceptable(e)
+        resp = Response(body, mimetype=media)
+        resp.set_etag(etag)
+        resp.cache_control.public = True
+        resp.cache_control.max_age = 300
+        return resp.make_conditional(request)
     return send_from_directory(repo.dist, name, mimetype=media, as_attachment=False, max_age=300)
+
+
+def converted(dist: Path, name: str) -> tuple[bytes, str]:
+    """A dump written from another dist/ file (body, ETag), made once per version of
+    that file (its size and mtime are in the cache key, so a rebuild is picked up)."""
+    source = dist / CONVERTED[name]
+    st = source.stat()
+
+    def make() -> tuple[bytes, str]:
+        body = conneg.serialize(ox.parse(path=str(source), format=ox.RdfFormat.N_TRIPLES),
+                                DUMPS[name][0], prefixes())
+        return body, hashlib.sha256(body).hexdigest()[:32]
+    return cached(f"dump {name} {st.st_size} {st.st_mtime_ns}", make)
 
 
 @bp.route("/void")
 @bp.route("/.well-known/void")
 def void():
     try:
-        media = conneg.choose(request, ["text/turtle", "application/ld+json", "application/n-triples"])
+        media = conneg.choose(request, VOID_MEDIA)
     except conneg.NotAcceptable as e:
-        return Response(str(e) + "\n", status=406, mimetype="text/plain")
-    fmt = {"text/turtle": "turtle", "application/ld+json": "json-ld", "application/n-triples": "nt"}[media]
+        return conneg.not_acceptable(e)
+    fmt = conneg.RDFLIB_FORMATS[media]
     cache = per_graph("void_cache", dict)
     key = (request.host_url, fmt)  # the description names this server's endpoint and dump URLs
     if key not in cache:

@@ -1,6 +1,7 @@
 """Dereferenceable IRIs: every entity IRI under the base is served at the same path.
-Browsers get HTML; clients asking for Turtle, JSON-LD or N-Triples (Accept or
-?format=) get the entity's triples from the same URL (200, Vary: Accept; no 303)."""
+Browsers get HTML; clients asking for Turtle, JSON-LD (also as application/json),
+N-Triples or RDF/XML (Accept or ?format=; webapp.conneg) get the entity's triples from
+the same URL (200, Vary: Accept; no 303)."""
 from __future__ import annotations
 
 import pyoxigraph as ox
@@ -29,10 +30,13 @@ def entity(path: str):
     try:
         media = conneg.choose(request)
     except conneg.NotAcceptable as e:
-        return Response(str(e) + "\n", status=406, mimetype="text/plain", headers={"Vary": "Accept"})
+        return conneg.not_acceptable(e)
     if media != "text/html":
         triples = list(d.repo.store.query(CONSTRUCT, bindings={"iri": ox.NamedNode(iri)}))
-        body = conneg.serialize(triples, media, prefixes())
+        try:
+            body = conneg.serialize(triples, media, prefixes())
+        except conneg.NotRepresentable as e:
+            return conneg.not_acceptable(e)
         return Response(body, content_type=conneg.mimetype(media),
                         headers={"Vary": "Accept", "Access-Control-Allow-Origin": "*"})
     page = (request.args.get("list", ""), page_number(request.args.get("page")))

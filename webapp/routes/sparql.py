@@ -4,10 +4,14 @@ Jena Fuseki's query service.
 Queries come as GET ?query=, POST application/x-www-form-urlencoded (query=) or POST
 application/sparql-query, with optional repeatable default-graph-uri and
 named-graph-uri. The default graph is the union of the named graphs unless
-default-graph-uri says otherwise. The result format is ?format= or else the Accept
-header (q-values honoured); a query is run in a worker process of the QueryRunner,
-which enforces KG_QUERY_TIMEOUT and KG_QUERY_MAX_BYTES. Every answer, error or not,
-carries CORS headers and Vary: Accept; errors are one readable text/plain line.
+default-graph-uri says otherwise. The result format is ?format= when it names a format
+of the query's form, else the Accept header (q-values honoured, webapp.conneg): an
+unknown format= falls back to Accept, as SPARQLWrapper always sends one. RDF/XML is
+written here from the worker's N-Triples. A query is run in a worker process of the
+QueryRunner, which enforces KG_QUERY_TIMEOUT and KG_QUERY_MAX_BYTES. A GET without a
+query gets the service description (Turtle for */*), or the query page when the
+client names HTML. Every answer, error or not, carries CORS headers and Vary: Accept;
+errors are one readable text/plain line.
 """
 from __future__ import annotations
 
@@ -20,7 +24,9 @@ from flask import Blueprint, Flask, Response, current_app, request
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 
 from kg.errors import BadInput
-from webapp.query_runner import (GRAPH_FORMATS, RESULTS_FORMATS, EndpointBusy, QueryRunner,
+from kg.store import prefixes
+from webapp import conneg
+from webapp.query_runner import (EndpointBusy, QueryRunner,
                                  QueryTimeout, ResultTooLarge, ServiceRefused, UpdateRefused, WorkerCrashed, WorkerFailed)
 from kg.sparql_forms import check_bounds
 
@@ -49,16 +55,21 @@ GRAPH_MEDIA = [
     ("text/turtle", "turtle"),
     ("application/ld+json", "jsonld"),
     ("application/n-triples", "ntriples"),
+    ("application/rdf+xml", "rdfxml"),
     ("application/x-turtle", "turtle"),
     ("application/json", "jsonld"),
 ]
-FORMAT_NAMES = {
-    "json": "json", "srj": "json", "xml": "xml", "srx": "xml", "csv": "csv", "tsv": "tsv",
-    "ttl": "turtle", "turtle": "turtle", "jsonld": "jsonld", "json-ld": "jsonld",
+# ?format= names per query form: "xml" and "json" mean RDF/XML and JSON-LD for graphs,
+# as in Fuseki (SPARQLWrapper sends format=xml with a CONSTRUCT by default).
+RESULTS_NAMES = {"json": "json", "srj": "json", "xml": "xml", "srx": "xml", "csv": "csv", "tsv": "tsv"}
+GRAPH_NAMES = {
+    "ttl": "turtle", "turtle": "turtle", "jsonld": "jsonld", "json-ld": "jsonld", "json": "jsonld",
     "nt": "ntriples", "ntriples": "ntriples", "n-triples": "ntriples",
+    "rdf": "rdfxml", "rdfxml": "rdfxml", "rdf+xml": "rdfxml", "xml": "rdfxml",
 }
-SD_MEDIA = [("text/turtle", "turtle"), ("application/ld+json", "jsonld"),
-            ("application/n-triples", "ntriples")]
+FORMAT_NAMES = {**GRAPH_NAMES, **RESULTS_NAMES}
+RDFXML = "application/rdf+xml"  # written in the web process from the worker's N-Triples
+SD_MEDIA = ["text/turtle", "application/ld+json", "application/n-triples", RDFXML]
 
 _runner_lock = threading.Lock()
 
@@ -128,8 +139,11 @@ def _handle() -> Response:
     fmt = _negotiate(info.form, params.get("format"))
     runner = _runner()
     try:
-        media, body = runner.run(query, fmt, params.getlist("default-graph-uri") or None,
+        media, body = runner.run(query, "ntriples" if fmt == "rdfxml" else fmt,
+                                 params.getlist("default-graph-uri") or None,
                                  params.getlist("named-graph-uri") or None)
+        if fmt == "rdfxml" and media.startswith("application/n-triples"):
+            media, body = RDFXML, _rdfxml(body, runner.max_bytes)
     except UpdateRefused as e:
         raise _HTTPError(403, str(e)) from None
     except BadInput as e:
@@ -145,6 +159,17 @@ def _handle() -> Response:
     except ResultTooLarge as e:
         raise _HTTPError(400, str(e)) from None
     return Response(body, 200, content_type=media)
+
+
+def _rdfxml(ntriples: bytes, max_bytes: int) -> bytes:
+    """A graph result as RDF/XML, held to the same size limit as the worker's output."""
+    try:
+        body = conneg.ntriples_to(ntriples, RDFXML, prefixes())
+    except conneg.NotRepresentable as e:
+        raise _HTTPError(406, f"{e} (the result was not sent)") from None
+    if len(body) > max_bytes:
+        raise ResultTooLarge(max_bytes)
+    return body
 
 
 def _read_request():
@@ -188,16 +213,20 @@ def _read_request():
 
 
 def _no_query(method: str) -> Response:
-    """No query: a browser gets the query page, an RDF client the service description,
-    everyone else a 400 that says what is missing."""
+    """No query: a browser (a client that names HTML) gets the query page; any other
+    GET whose Accept allows RDF, */* and no Accept included, gets the service
+    description, as from Fuseki; the rest (POST, or Accept: results types only) a 400
+    that says what is missing."""
     if method in ("GET", "HEAD"):
-        accept = _parse_accept(request.headers.get("Accept", ""))
-        html = max(_explicit_q(accept, "text/html"), _explicit_q(accept, "application/xhtml+xml"))
-        rdf = max((_explicit_q(accept, m), -i, fmt) for i, (m, fmt) in enumerate(SD_MEDIA))
-        if html > 0 and html >= rdf[0]:
+        header = request.headers.get("Accept", "")
+        accept = conneg.parse_accept(header)
+        html = max(conneg.explicit_q(accept, "text/html"), conneg.explicit_q(accept, "application/xhtml+xml"))
+        rdf = max((conneg.explicit_q(accept, m) for m in SD_MEDIA), default=0.0)
+        if html > 0 and html >= rdf:
             return _html_page()
-        if rdf[0] > 0:
-            return _service_description(rdf[2])
+        media = conneg.best_match(header, SD_MEDIA)
+        if media is not None:
+            return _service_description(media)
     raise _HTTPError(400, "missing query: send the SPARQL query as the 'query' parameter (GET or "
                           "form POST) or as an application/sparql-query body")
 
@@ -205,72 +234,31 @@ def _no_query(method: str) -> Response:
 # ---------------------------------------------------------------------------
 # Content negotiation.
 
-def _parse_accept(header: str) -> list[tuple[str, str, float]]:
-    out = []
-    for part in header.split(","):
-        fields = [f.strip() for f in part.split(";")]
-        if "/" not in fields[0]:
-            continue
-        main, sub = (x.strip().lower() for x in fields[0].split("/", 1))
-        q = 1.0
-        for f in fields[1:]:
-            if f.lower().startswith("q="):
-                try:
-                    q = min(1.0, max(0.0, float(f[2:])))
-                except ValueError:
-                    q = 0.0
-        out.append((main, sub, q))
-    return out
-
-
-def _quality(accept, media: str) -> float:
-    """q of the most specific range matching `media` (exact > type/* > */*)."""
-    main, sub = media.split("/")
-    best, spec = 0.0, -1
-    for m, s, q in accept:
-        level = 2 if (m, s) == (main, sub) else 1 if (m == main and s == "*") else 0 if m == s == "*" else -1
-        if level > spec:
-            best, spec = q, level
-    return best
-
-
-def _explicit_q(accept, media: str) -> float:
-    main, sub = media.split("/")
-    return max((q for m, s, q in accept if (m, s) == (main, sub)), default=0.0)
-
-
 def _negotiate(form: str | None, format_param: str | None) -> str:
+    """The result format: ?format= when it names one of the form's formats (a name or a
+    media type), else the Accept header; 406 listing the types when neither fits."""
     if form in ("SELECT", "ASK"):
-        offered, kind, names = RESULTS_MEDIA, f"{form} results", RESULTS_FORMATS
+        offered, kind, names = RESULTS_MEDIA, f"{form} results", RESULTS_NAMES
     elif form in ("CONSTRUCT", "DESCRIBE"):
-        offered, kind, names = GRAPH_MEDIA, f"{form} results", GRAPH_FORMATS
+        offered, kind, names = GRAPH_MEDIA, f"{form} results", GRAPH_NAMES
     else:  # unrecognised: let the parser report it, with any format
-        offered, kind, names = RESULTS_MEDIA + GRAPH_MEDIA, "results", {**RESULTS_FORMATS, **GRAPH_FORMATS}
+        offered, kind, names = RESULTS_MEDIA + GRAPH_MEDIA, "results", FORMAT_NAMES
+    by_media: dict[str, str] = {}
+    for m, f in offered:  # in the server's order of preference; a media type's first format wins
+        by_media.setdefault(m, f)
+    note = ""
     if format_param:
         value = format_param.strip().lower()
-        fmt = FORMAT_NAMES.get(value) or dict(RESULTS_MEDIA + GRAPH_MEDIA).get(value.split(";")[0].strip())
-        if fmt is None:
-            raise _HTTPError(400, f"unknown format {format_param!r}: use one of "
-                                  + ", ".join(sorted(FORMAT_NAMES)))
-        if fmt not in names:
-            raise _HTTPError(406, f"format {format_param!r} is not available for {kind}: use one of "
-                                  + ", ".join(k for k, v in FORMAT_NAMES.items() if v in names))
-        return fmt
-    header = request.headers.get("Accept", "").strip()
-    if not header:
-        return offered[0][1]
-    accept = _parse_accept(header)
-    best, choice = 0.0, None
-    for media, fmt in offered:
-        q = _quality(accept, media)
-        if q > best:
-            best, choice = q, fmt
-    if choice is None:
+        fmt = names.get(value) or by_media.get(value.split(";")[0].strip())
+        if fmt is not None:
+            return fmt
+        note = f"format {format_param!r} is not offered for {kind}, and "
+    media = conneg.best_match(request.headers.get("Accept", ""), list(by_media))
+    if media is None:
         types = list(dict.fromkeys(m for m, _ in offered))
-        raise _HTTPError(406, f"not acceptable: {kind} are available as " + ", ".join(types)
-                              + " (or choose with ?format=" + "|".join(
-                                  k for k, v in FORMAT_NAMES.items() if v in names) + ")")
-    return choice
+        raise _HTTPError(406, f"{note}not acceptable: {kind} are available as " + ", ".join(types)
+                              + " (or choose with ?format=" + "|".join(names) + ")")
+    return by_media[media]
 
 
 # ---------------------------------------------------------------------------
@@ -321,8 +309,8 @@ def _html_page() -> Response:
         200, content_type="text/html; charset=utf-8")
 
 
-def _service_description(fmt: str) -> Response:
-    """SPARQL 1.1 Service Description of this endpoint and its dataset."""
+def _service_description(media: str) -> Response:
+    """SPARQL 1.1 Service Description of this endpoint and its dataset, in `media`."""
     repo = current_app.extensions["kg"]
     try:  # the Host header is the client's text: only a valid IRI is used, as the base
         endpoint = ox.NamedNode(request.base_url).value
@@ -332,7 +320,7 @@ def _service_description(fmt: str) -> Response:
         "SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g ORDER BY ?g")]
     total = len(repo.store)
     formats = ["SPARQL_Results_JSON", "SPARQL_Results_XML", "SPARQL_Results_CSV",
-               "SPARQL_Results_TSV", "Turtle", "JSON-LD", "N-Triples"]
+               "SPARQL_Results_TSV", "Turtle", "JSON-LD", "N-Triples", "RDF_XML"]
     named = ",\n".join(
         f"        [ a sd:NamedGraph ; sd:name <{g}> ;\n"
         f"          sd:graph [ a sd:Graph ; void:triples {n} ] ]" for g, n in graphs)
@@ -340,10 +328,12 @@ def _service_description(fmt: str) -> Response:
 @prefix void: <http://rdfs.org/ns/void#> .
 @prefix dcterms: <http://purl.org/dc/terms/> .
 @prefix formats: <http://www.w3.org/ns/formats/> .
+@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
 
 <> a sd:Service ;
     sd:endpoint <> ;
     dcterms:title "Bukhara Deer Knowledge Graph SPARQL endpoint (read-only)"@en ;
+    rdfs:comment "Without FROM, FROM NAMED, default-graph-uri or named-graph-uri, the default graph is the union of the named graphs and GRAPH reaches every named graph. FROM and default-graph-uri make the listed graphs the default graph; FROM NAMED and named-graph-uri restrict the named graphs to those listed."@en ;
     sd:supportedLanguage sd:SPARQL11Query ;
     sd:feature sd:UnionDefaultGraph ;
     sd:resultFormat {", ".join("formats:" + f for f in formats)} ;
@@ -356,9 +346,8 @@ def _service_description(fmt: str) -> Response:
 {named}
     ] .
 """
-    name, media = GRAPH_FORMATS[fmt]
     triples = list(ox.parse(ttl.encode(), format=ox.RdfFormat.TURTLE, base_iri=endpoint))
     pfx = {"sd": "http://www.w3.org/ns/sparql-service-description#", "void": "http://rdfs.org/ns/void#",
-           "dcterms": "http://purl.org/dc/terms/", "formats": "http://www.w3.org/ns/formats/"}
-    return Response(ox.serialize(triples, format=getattr(ox.RdfFormat, name),
-                                 prefixes=pfx if name == "TURTLE" else None), 200, content_type=media)
+           "dcterms": "http://purl.org/dc/terms/", "formats": "http://www.w3.org/ns/formats/",
+           "rdfs": "http://www.w3.org/2000/01/rdf-schema#"}
+    return Response(conneg.serialize(triples, media, pfx), 200, content_type=conneg.mimetype(media))
