@@ -110,6 +110,11 @@ class Store(ABC):
             return self._query(text, dg, ng, terms, own_dataset=info.dataset)
         except SyntaxError as e:  # Oxigraph's parser, on every engine (query_form)
             raise BadInput(syntax_message(sparql, str(e))) from None
+        except RuntimeError as e:  # Oxigraph's planner, on every engine (query_form)
+            failed = unknown_function(e)
+            if failed is None:
+                raise
+            raise failed from None
 
     @abstractmethod
     def _query(self, sparql: str, default_graph: list[str] | None, named_graphs: list[str] | None,
@@ -228,7 +233,8 @@ def query_form(text: str) -> type:
     """The result class of a query (QuerySolutions for SELECT, QueryBoolean for ASK,
     QueryTriples for CONSTRUCT/DESCRIBE), found by Oxigraph's parser on an empty
     store: engines other than Oxigraph check syntax with it, so errors read the same
-    everywhere. Raises SyntaxError."""
+    everywhere. Raises SyntaxError, and RuntimeError for a call of an unknown function
+    (Store.query turns both into BadInput: unknown_function)."""
     return type(_PARSER.query(text, prefixes=prefixes()))
 
 
@@ -245,6 +251,21 @@ class QueryFailed(BadInput):
     """A valid query the engine could not evaluate (a limitation or error of the
     engine's library): one line naming the engine and the reason, exit code 2 and
     HTTP 400, never an "internal error", so the user knows to rewrite the query."""
+
+
+_CUSTOM_FUNCTION = re.compile(r"The custom function (<[^>]*>) is not supported")
+
+
+def unknown_function(error: RuntimeError) -> QueryFailed | None:
+    """Oxigraph plans a query before running it and refuses a call of a function it
+    does not know (an extension function, `<http://ex/f>(1)`) with a RuntimeError;
+    query_form runs that planner on every engine. That is the user's query, not an
+    internal error: QueryFailed naming the function. None for any other error."""
+    m = _CUSTOM_FUNCTION.search(str(error))
+    if m is None:
+        return None
+    return QueryFailed(f"unknown function {m.group(1)}: no extension functions are available here; "
+                       "use the SPARQL 1.1 built-in functions")
 
 
 def triples_result(triples: Iterable[ox.Triple]) -> ox.QueryTriples:

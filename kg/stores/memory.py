@@ -10,6 +10,17 @@ graph it does not hold (or an empty one) as an address to download and parse, so
 `FROM <urn:no-such-graph>` failed and `FROM <http://…>` made a request. The query's
 dataset clause is read from rdflib's parse and then removed, and the query runs on
 a dataset of the graphs the store holds (kg.store.Store.query says which).
+
+Literals are kept as written. rdflib's parsers rewrite a typed literal to a canonical
+lexical form while reading ("01"^^xsd:integer becomes "1") unless the process-wide
+rdflib.NORMALIZE_LITERALS is off, which would change every other rdflib user in the
+process (the build, SHACL, other threads). So the dataset is read by Oxigraph's
+parser, which changes nothing, and each literal is made with normalize=False
+(from_ox below): queries see the terms the graph holds, and comparisons by value
+(FILTER, ORDER BY) still work because rdflib computes a literal's value either way.
+The constants of a query are still canonicalised by rdflib's SPARQL parser, so a
+pattern constant written otherwise (`+5`, `1.0e0`) matches nothing here
+(tests/conformance/expected-failures.txt: basic#term-8, expr-equals#eq-graph-2).
 """
 from __future__ import annotations
 
@@ -18,13 +29,15 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 import pyoxigraph as ox
-from rdflib import Dataset, URIRef, Variable
+from rdflib import BNode, Dataset, Graph, Literal, URIRef, Variable
 from rdflib.plugins.sparql import prepareQuery
 from rdflib.plugins.sparql.sparql import NotBoundError
 
 from kg.store import (Engine, QueryFailed, Result, Store, Term, dataset_file, prefixes, query_form,
                       triples_result)
-from kg.terms import from_ox, to_ox
+from kg.terms import to_ox
+
+_XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
 
 
 _RDFLIB = threading.Lock()
@@ -73,22 +86,29 @@ class MemoryStore(Store):
         """A dataset whose default graph is the merge of default_graph (all graphs if
         None) and whose named graphs are named_graphs (all if None): the Protocol's
         default-graph-uri / named-graph-uri, or the query's FROM / FROM NAMED. A
-        graph the store does not hold is empty."""
+        graph the store does not hold is empty. The store's own graphs are only read
+        (_held), never created: rdflib's Dataset.graph(name) adds an empty graph, which
+        GRAPH ?g of later queries would list."""
         ds = Dataset(default_union=False)
-        names = [c.identifier for c in self._ds.graphs() if isinstance(c.identifier, URIRef)]
+        names = [str(c.identifier) for c in self._ds.graphs() if isinstance(c.identifier, URIRef)]
         for g in (default_graph if default_graph is not None else names):
-            for t in self._ds.graph(URIRef(g)):
+            for t in self._held(g):
                 ds.default_graph.add(t)
         for g in (named_graphs if named_graphs is not None else names):
             target = ds.graph(URIRef(g))
-            for t in self._ds.graph(URIRef(g)):
+            for t in self._held(g):
                 target.add(t)
         return ds
+
+    def _held(self, name: str) -> Graph:
+        """A read view of the store's graph `name` (empty if the store lacks it); unlike
+        Dataset.graph(name), get_context does not add the graph to the store."""
+        return self._ds.get_context(URIRef(name))
 
     def quads(self, s: Term | None = None, p: Term | None = None, o: Term | None = None,
               g: ox.NamedNode | None = None) -> Iterator[ox.Quad]:
         pattern = tuple(None if x is None else from_ox(x) for x in (s, p, o))
-        ctx = None if g is None else self._ds.graph(URIRef(g.value))
+        ctx = None if g is None else self._held(g.value)
         for qs, qp, qo, qg in self._ds.quads((*pattern, ctx)):
             name = getattr(qg, "identifier", qg)
             if not isinstance(name, URIRef):
@@ -103,8 +123,19 @@ class MemoryStore(Store):
         return sum(len(c) for c in self._ds.graphs())
 
     def load(self, dataset_nq: Path) -> None:
+        """Read the file with Oxigraph's parser and keep every literal as written
+        (see the module docstring); blank-node labels are kept too."""
         ds = Dataset(default_union=True)
-        ds.parse(str(dataset_nq), format="nquads")
+        graphs: dict[str | None, Graph] = {None: ds.default_context}  # a built dataset has only named graphs
+
+        def quads():
+            for q in ox.parse(path=str(dataset_nq), format=ox.RdfFormat.N_QUADS):
+                name = q.graph_name.value if isinstance(q.graph_name, ox.NamedNode) else None
+                if name not in graphs:
+                    graphs[name] = ds.graph(URIRef(name))
+                yield from_ox(q.subject), from_ox(q.predicate), from_ox(q.object), graphs[name]
+
+        ds.addN(quads())
         self._ds = ds
 
     def replace_graphs(self, graphs: dict[str, Iterable[ox.Triple] | None]) -> None:
@@ -123,6 +154,22 @@ class MemoryStore(Store):
 
     def generation(self) -> str:
         return self._generation
+
+
+def from_ox(term: Term) -> URIRef | BNode | Literal:
+    """An Oxigraph term as rdflib's, a literal with its lexical form as written
+    (normalize=False; kg.terms.from_ox lets rdflib canonicalise it). A plain
+    xsd:string literal has no datatype in rdflib, as its parsers make it."""
+    if isinstance(term, ox.NamedNode):
+        return URIRef(term.value)
+    if isinstance(term, ox.BlankNode):
+        return BNode(term.value)
+    if term.language:
+        return Literal(term.value, lang=term.language)
+    dt = term.datatype.value
+    if dt == _XSD_STRING:
+        return Literal(term.value)
+    return Literal(term.value, datatype=URIRef(dt), normalize=False)
 
 
 def engine_message(error: Exception) -> str:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import http.client
 import json
+import re
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -176,13 +177,9 @@ class SparqlStore(Store):
         fields += [("named-graph-uri", g) for g in named_graphs or ()]
         if form is ox.QueryTriples:
             body, ctype = self.client.form(self.cfg.query_url, fields, TRIPLES_ACCEPT)
-            fmt = ox.RdfFormat.TURTLE if "turtle" in ctype else ox.RdfFormat.N_TRIPLES
-            return triples_result(ox.Triple(q.subject, q.predicate, q.object) for q in ox.parse(body, format=fmt))
+            return read_triples(body, ctype)
         body, _ = self.client.form(self.cfg.query_url, fields, RESULTS_JSON)
-        try:
-            return ox.parse_query_results(body, format=ox.QueryResultsFormat.JSON)
-        except (SyntaxError, ValueError) as e:
-            raise RemoteError(f"SPARQL server sent unreadable results: {e}") from None
+        return read_results(body)
 
     def _select(self, sparql: str) -> ox.QuerySolutions:
         """A SELECT over all graphs of the server (callers filter on the base)."""
@@ -261,6 +258,67 @@ class SparqlStore(Store):
     def _update(self, sparql: str) -> None:
         self.client.send("POST", self.cfg.update_url, urllib.parse.urlencode({"update": sparql}).encode(),
                          {"Content-Type": "application/x-www-form-urlencoded", "Accept": "*/*"})
+
+
+# -- reading a server's answers ----------------------------------------------------
+#
+# Virtuoso names blank nodes in its answers "nodeID://b10000" (as a "bnode" whose value
+# is that string in SPARQL JSON results, or as an IRI), which pyoxigraph's parsers
+# reject or read as an IRI. Such a name is turned into a blank node with the label
+# after "nodeID://", so one name is one blank node throughout an answer. pyoxigraph
+# parses lazily, so an answer is read through once here: a malformed one is a
+# RemoteError now, not a bare SyntaxError while the caller iterates.
+
+NODE_ID = "nodeID://"
+
+
+def _label(value: str) -> str:
+    """The blank-node label for a Virtuoso name: the part after nodeID:// when it is a
+    valid label, else its hex digits (the same name always gives the same label)."""
+    rest = value[len(NODE_ID):]
+    return rest if re.fullmatch(r"[A-Za-z0-9_]+", rest) else "x" + rest.encode().hex()
+
+
+def _unreadable(error: Exception) -> RemoteError:
+    return RemoteError(f"SPARQL server sent unreadable results: {' '.join(str(error).split())[:300]}")
+
+
+def read_results(body: bytes) -> ox.QuerySolutions | ox.QueryBoolean:
+    """SPARQL JSON results with Virtuoso's nodeID:// names as blank nodes; every
+    solution is checked before it is returned."""
+    try:
+        doc = json.loads(body)
+        rows = doc.get("results", {}).get("bindings") if isinstance(doc, dict) else None
+        if isinstance(rows, list) and NODE_ID.encode() in body:
+            for row in rows:
+                for term in (row.values() if isinstance(row, dict) else ()):
+                    if (isinstance(term, dict) and term.get("type") in ("bnode", "uri")
+                            and str(term.get("value", "")).startswith(NODE_ID)):
+                        term["type"], term["value"] = "bnode", _label(term["value"])
+            body = json.dumps(doc).encode()
+        result = ox.parse_query_results(body, format=ox.QueryResultsFormat.JSON)
+        if isinstance(result, ox.QueryBoolean):
+            return result
+        for _ in result:  # parsing is lazy: reach every term now
+            pass
+        return ox.parse_query_results(body, format=ox.QueryResultsFormat.JSON)
+    except (SyntaxError, ValueError, TypeError, AttributeError) as e:  # json, pyoxigraph
+        raise _unreadable(e) from None
+
+
+def read_triples(body: bytes, content_type: str) -> ox.QueryTriples:
+    """A CONSTRUCT/DESCRIBE answer (N-Triples or Turtle) with nodeID:// IRIs as blank
+    nodes."""
+    fmt = ox.RdfFormat.TURTLE if "turtle" in content_type else ox.RdfFormat.N_TRIPLES
+
+    def term(t: Term) -> Term:
+        return ox.BlankNode(_label(t.value)) if isinstance(t, ox.NamedNode) and t.value.startswith(NODE_ID) else t
+
+    try:
+        triples = [ox.Triple(term(q.subject), q.predicate, term(q.object)) for q in ox.parse(body, format=fmt)]
+    except (SyntaxError, ValueError) as e:
+        raise _unreadable(e) from None
+    return triples_result(triples)
 
 
 def read_graphs(dataset_nq: Path) -> dict[str, list[ox.Triple]]:
