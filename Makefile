@@ -60,10 +60,14 @@ test: system-deps $(STAMP) $(NODE_STAMP)
 	$(BIN)/python -m pytest -q
 
 # The engines at 1x-1000x (kg bench: docs/benchmarks.md; about an hour on 2 cores),
-# then the web latency report of the shipped graph.
+# then the web latency report of the shipped graph. Options go through BENCH_ARGS and
+# WEB_BENCH_ARGS, e.g. a quick run:
+#   make bench BENCH_ARGS="--scales 1 --budget 5 --output -" WEB_BENCH_ARGS="--repeat 20"
+BENCH_ARGS ?=
+WEB_BENCH_ARGS ?=
 bench: build
-	$(BIN)/kg bench
-	$(BIN)/python -m benchmarks.web
+	$(BIN)/kg bench $(BENCH_ARGS)
+	$(BIN)/python -m benchmarks.web $(WEB_BENCH_ARGS)
 
 clean:
 	rm -rf dist $(VENV) node_modules

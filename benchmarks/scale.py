@@ -1,4 +1,8 @@
-"""The engines at scale: `kg bench` (or `make bench`).
+"""The engines at scale: `kg bench` (or `make bench`, or `python -m benchmarks.scale`).
+
+    kg bench [--scales 1,10,100,1000] [--stores memory,oxigraph,sparql] [--budget 20]
+             [--limit 1800] [--hermit-limit 120] [--memory-pages-max 100]
+             [--output docs/benchmarks.md]
 
 For each scale N (1, 10, 100, 1000 by default: synthetic graphs N times the shipped
 one, kg.synth, seed 1) and each engine (memory, oxigraph, sparql), one child process
@@ -14,9 +18,11 @@ measures:
   serve     seconds from starting `kg serve` to the first 200 answer on / .
 
 HermiT (owlready2) is timed once per scale on the whole graph, stopped after
---hermit-limit seconds. Results accumulate in .bench/results.json (a later run of some
-scales or engines replaces only those rows); the table of everything measured is
-printed and written to docs/benchmarks.md with a description of the machine.
+--hermit-limit seconds. Results accumulate in .bench/results.json ($KG_BENCH_DIR: the
+synthetic graphs live there too; a later run of some scales or engines replaces only
+those rows); the table of everything measured is printed and written, with a
+description of the machine, between the <!-- kg-bench --> markers of --output
+(docs/benchmarks.md; a file without the markers is written whole).
 
 A report, not a test: the exit code is 0 whatever the numbers say.
 """
@@ -38,7 +44,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 WORK = Path(os.environ.get("KG_BENCH_DIR", ROOT / ".bench"))
 RESULTS = WORK / "results.json"
-ADDITION = ROOT / "tests" / "fixtures" / "additions" / "valid-10-measures.ttl"
+ADDITION = ROOT / "benchmarks" / "additions" / "valid-10-measures.ttl"
 PAGES = ("home", "measures list", "measures filtered", "measure", "section", "population", "site",
          "country", "ontology", "browse", "search", "VoID", "matrix")
 MIN_SAMPLES, MAX_SAMPLES = 5, 200
@@ -119,7 +125,7 @@ def child(scale: int, kind: str, dist: Path, budget: float, partial: Path | None
     step("check")
     addition = parse_input(ADDITION)
     result = check_addition(addition, store)
-    out["check_conforms"] = result.conforms
+    out["check_no_violations"] = result.no_violations
     out["check"] = _stats(_sample(lambda: check_addition(addition, store), budget / 2, warmup=2))
 
     step("pages")
@@ -289,8 +295,7 @@ def measure(scales: list[int], kinds: list[str], budget: float, hermit_limit: fl
             env = {k: v for k, v in os.environ.items() if not k.startswith("KG_SPARQL_")}
             server = None
             if kind == "sparql":
-                sys.path.insert(0, str(ROOT / "tests"))
-                import virtuoso_server
+                from benchmarks import virtuoso_server
 
                 server = virtuoso_server.start(Path(tempfile.mkdtemp(dir=WORK, prefix="virtuoso-")))
                 env.update(KG_SPARQL_QUERY_URL=server.query_url, KG_SPARQL_UPDATE_URL=server.update_url,
@@ -432,15 +437,21 @@ def tables(results: dict) -> str:
     return "\n\n".join(out)
 
 
-def document(results: dict) -> str:
+def section(results: dict) -> str:
+    """The generated part of the page: where the numbers come from, the machine, the
+    targets and the tables."""
     from benchmarks.web import machine
 
     return "\n".join([
-        "# Benchmarks: the engines from 1× to 1,000×", "",
         "Written by `kg bench` (`make bench`); numbers from the last run of each row "
         "(.bench/results.json). Graphs from `kg synth --scale N --seed 1`.", "",
         "Machine:", "", "```", *machine(), f"memory      {_mem_total()}", "```", "",
-        f"Targets: {TARGETS}.", "", tables(results), ""])
+        f"Targets: {TARGETS}.", "", tables(results)])
+
+
+def document(results: dict) -> str:
+    """A whole page of the results, for an --output without the markers."""
+    return "\n".join(["# Benchmarks: the engines from 1× to 1,000×", "", section(results), ""])
 
 
 def _mem_total() -> str:
@@ -451,27 +462,60 @@ def _mem_total() -> str:
         return "unknown"
 
 
+SECTION = "kg-bench"  # docs/benchmarks.md: the generated part lies between <!-- kg-bench --> markers
+
+
+def write_report(path: Path, results: dict) -> None:
+    """The tables into `path`: between its markers when it has them, each alone on its
+    line (the rest of the page is written by hand and may quote them), else the whole
+    page."""
+    import re
+
+    old = path.read_text(encoding="utf-8") if path.exists() else ""
+    m = re.search(rf"^<!-- {SECTION} -->\n.*?^<!-- /{SECTION} -->$", old, re.M | re.S)
+    if m:
+        body = f"<!-- {SECTION} -->\n{section(results)}\n<!-- /{SECTION} -->"
+        path.write_text(old[:m.start()] + body + old[m.end():], encoding="utf-8")
+    else:
+        path.write_text(document(results), encoding="utf-8")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The options of `python -m benchmarks.scale` (kg/cli.py gives `kg bench` the same)."""
+    p.add_argument("--scales", default="1,10,100,1000", help="comma-separated scales (default 1,10,100,1000)")
+    p.add_argument("--stores", default="memory,oxigraph,sparql", help="engines (default memory,oxigraph,sparql)")
+    p.add_argument("--output", default="docs/benchmarks.md",
+                   help="where the tables go: between the file's <!-- kg-bench --> markers ('-' for none)")
+    p.add_argument("--budget", type=float, default=20.0, help="seconds per measured row, at most (default 20)")
+    p.add_argument("--limit", type=float, default=1800.0, help="seconds per engine and scale, at most (default 1800)")
+    p.add_argument("--memory-pages-max", type=int, default=100,
+                   help="largest scale at which pages and serve are measured on memory (default 100)")
+    p.add_argument("--hermit-limit", type=float, default=120.0, help="stop HermiT after this many seconds (0: skip)")
+
+
 def main(args: argparse.Namespace) -> int:
     scales = [int(s) for s in str(args.scales).split(",") if s.strip()]
     kinds = [s.strip() for s in str(args.stores).split(",") if s.strip()]
     results = measure(scales, kinds, args.budget, getattr(args, "hermit_limit", 120.0),
                       getattr(args, "limit", 1800.0), getattr(args, "memory_pages_max", 100))
-    text = document(results)
     print(tables(results))
     if args.output and args.output != "-":
-        Path(args.output).write_text(text, encoding="utf-8")
+        write_report(Path(args.output), results)
         print(f"\nwritten to {args.output}")
     return 0
 
 
 if __name__ == "__main__":
-    p = argparse.ArgumentParser()
-    p.add_argument("--child", nargs=3, metavar=("SCALE", "STORE", "DIST"))
-    p.add_argument("--budget", type=float, default=20.0)
-    p.add_argument("--partial")
-    p.add_argument("--skip", default="")
+    p = argparse.ArgumentParser(prog="python -m benchmarks.scale", description=__doc__.splitlines()[0])
+    add_arguments(p)
+    p.add_argument("--child", nargs=3, metavar=("SCALE", "STORE", "DIST"),
+                   help="(internal) measure one engine on one graph in this process; prints JSON")
+    p.add_argument("--partial", help="(internal, with --child) where finished steps are written")
+    p.add_argument("--skip", default="", help="(internal, with --child) steps not measured, e.g. pages")
     a = p.parse_args()
+    sys.path.insert(0, str(ROOT))
     if a.child:
-        sys.path.insert(0, str(ROOT))
         print(json.dumps(child(int(a.child[0]), a.child[1], Path(a.child[2]), a.budget,
                                Path(a.partial) if a.partial else None, tuple(filter(None, a.skip.split(","))))))
+    else:
+        sys.exit(main(a))

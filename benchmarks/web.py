@@ -1,19 +1,22 @@
 """Latency of the web app: every page type, and every competency query through the
 SPARQL endpoint against the bare engine.
 
-    python -m benchmarks.web        (from the repo root; `make bench` builds first)
+    python -m benchmarks.web [--repeat N] [--row-budget S]
+                                    (from the repo root; `make bench` builds first)
 
 Pages go through Flask's test client (no network, no WSGI server), so the numbers
 are the app's own work: routing, queries, templates, serialization. Queries are
 POSTed to /sparql as application/sparql-query with Accept
 application/sparql-results+json, and the same query is run directly with
-kg.store.Store.query + Oxigraph's JSON serializer; the difference of the medians is
+kg.store.Store.query (kg.store.open_store on the same dist/ and KG_STORE engine) +
+Oxigraph's JSON serializer; the difference of the medians is
 what the endpoint adds (HTTP handling, negotiation, the worker-process round trip).
 
 A report, not a test: the exit code is 0 whatever the numbers say.
 """
 from __future__ import annotations
 
+import argparse
 import os
 import platform
 import sys
@@ -32,9 +35,10 @@ OVERHEAD_TARGET_MS = 2.0
 # ---------------------------------------------------------------------------
 # Measuring.
 
-def sample(fn, iterations: int) -> list[float]:
-    """Milliseconds per call of fn, after WARMUP unmeasured calls."""
-    for _ in range(WARMUP):
+def sample(fn, iterations: int, budget: float = ROW_BUDGET_S, warmup: int = WARMUP) -> list[float]:
+    """Milliseconds per call of fn, after `warmup` unmeasured calls; a row stops after
+    `budget` seconds once it has MIN_SAMPLES (or all its iterations, if fewer)."""
+    for _ in range(warmup):
         fn()
     out: list[float] = []
     start = time.perf_counter()
@@ -42,7 +46,7 @@ def sample(fn, iterations: int) -> list[float]:
         t = time.perf_counter_ns()
         fn()
         out.append((time.perf_counter_ns() - t) / 1e6)
-        if len(out) >= MIN_SAMPLES and time.perf_counter() - start > ROW_BUDGET_S:
+        if len(out) >= MIN_SAMPLES and time.perf_counter() - start > budget:
             break
     return out
 
@@ -70,6 +74,7 @@ def pct(values: list[float], p: float) -> float:
 
 
 def table(headers: list[str], rows: list[list[str]], right: set[int]) -> str:
+    """Aligned plain-text columns (`right`: the indexes right-aligned), readable in a terminal."""
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
 
     def line(cells):
@@ -151,7 +156,28 @@ def pages(store, base: str) -> list[tuple[str, str, dict, int]]:
 
 # ---------------------------------------------------------------------------
 
-def main() -> int:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """Iterations and time limits; small values give a quick run (the smoke test's)."""
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.web", description=__doc__.splitlines()[0])
+    ap.add_argument("--repeat", type=int, metavar="N",
+                    help=f"measured calls per page and per query (default {PAGE_ITERATIONS} per page, "
+                         f"{QUERY_ITERATIONS} per query)")
+    ap.add_argument("--row-budget", type=float, default=ROW_BUDGET_S, metavar="S",
+                    help=f"stop a row after S seconds, once it has {MIN_SAMPLES} samples (default {ROW_BUDGET_S:g})")
+    ap.add_argument("--warmup", type=int, default=WARMUP, metavar="N",
+                    help=f"unmeasured calls before each row (default {WARMUP})")
+    args = ap.parse_args(argv)
+    for name in ("repeat", "warmup"):
+        value = getattr(args, name)
+        if value is not None and value < (1 if name == "repeat" else 0):
+            ap.error(f"--{name} must be {'positive' if name == 'repeat' else 'zero or more'}")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    page_n = args.repeat or PAGE_ITERATIONS
+    query_n = args.repeat or QUERY_ITERATIONS
     root = Path(__file__).resolve().parent.parent
     os.chdir(root)
     sys.path.insert(0, str(root))
@@ -164,7 +190,7 @@ def main() -> int:
     import pyoxigraph as ox
 
     from kg import query as kgquery
-    from kg.store import Store
+    from kg.store import open_store
     from webapp import create_app
 
     began = time.perf_counter()
@@ -173,15 +199,15 @@ def main() -> int:
     print(f"dist        {dist}")
     print(f"targets     every page p95 < {PAGE_P95_TARGET_MS:g} ms; SPARQL endpoint overhead "
           f"(endpoint p50 - engine p50) < {OVERHEAD_TARGET_MS:g} ms")
-    print(f"iterations  {PAGE_ITERATIONS} per page, {QUERY_ITERATIONS} per query "
-          f"(after {WARMUP} warm-up calls; a row stops after {ROW_BUDGET_S:g} s)")
+    print(f"iterations  {page_n} per page, {query_n} per query "
+          f"(after {args.warmup} warm-up calls; a row stops after {args.row_budget:g} s)")
 
     t = time.perf_counter()
     app = create_app()
     print(f"app start   {(time.perf_counter() - t) * 1000:.0f} ms (create_app: loads the graph)")
     client = app.test_client()
     repo = app.extensions["kg"]
-    store = Store.open(dist)
+    store = open_store(dist)  # the engine itself, as the app's KG_STORE opens it
     base = repo.base
 
     # -- pages -----------------------------------------------------------------
@@ -196,7 +222,7 @@ def main() -> int:
             r = client.get(path, headers=headers)
             r.close()
 
-        times = sample(call, PAGE_ITERATIONS)
+        times = sample(call, page_n, args.row_budget, args.warmup)
         p50, p95 = pct(times, 50), pct(times, 95)
         ok = ok_status and p95 < PAGE_P95_TARGET_MS
         failures += not ok
@@ -228,8 +254,8 @@ def main() -> int:
             r = client.post("/sparql", data=body, headers=hdrs)
             r.close()
 
-        eng = sample(engine, QUERY_ITERATIONS)
-        end = sample(endpoint, QUERY_ITERATIONS)
+        eng = sample(engine, query_n, args.row_budget, args.warmup)
+        end = sample(endpoint, query_n, args.row_budget, args.warmup)
         e50, p50, p95 = pct(eng, 50), pct(end, 50), pct(end, 95)
         overhead = p50 - e50
         ok = first.status_code == 200 and overhead < OVERHEAD_TARGET_MS
@@ -247,6 +273,7 @@ def main() -> int:
     runner = app.extensions.get("query_runner")
     if runner is not None:
         runner.close()
+    store.close()
     total = len(rows) + len(qrows)
     print(f"\n{total - failures} of {total} rows meet their target"
           + ("" if not failures else f"; {failures} FAIL") + f" (run took {time.perf_counter() - began:.1f} s)")

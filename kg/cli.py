@@ -462,7 +462,8 @@ def parser() -> argparse.ArgumentParser:
     be = sub.add_parser("bench", help="benchmark the engines at 1x to 1000x; writes docs/benchmarks.md")
     be.add_argument("--scales", default="1,10,100,1000", help="comma-separated scales (default 1,10,100,1000)")
     be.add_argument("--stores", default="memory,oxigraph,sparql", help="engines (default memory,oxigraph,sparql)")
-    be.add_argument("--output", default="docs/benchmarks.md", help="where the table goes ('-' for none)")
+    be.add_argument("--output", default="docs/benchmarks.md",
+                    help="where the tables go: between the file's <!-- kg-bench --> markers ('-' for none)")
     be.add_argument("--budget", type=float, default=20.0, help="seconds per measured row, at most (default 20)")
     be.add_argument("--limit", type=float, default=1800.0, help="seconds per engine and scale, at most (default 1800)")
     be.add_argument("--memory-pages-max", type=int, default=100,
