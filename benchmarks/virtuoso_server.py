@@ -1,6 +1,6 @@
 """A throw-away OpenLink Virtuoso 7 server on loopback, for the `sparql` engine rows
-of `kg bench` (benchmarks/scale.py). A copy of tests/virtuoso_server.py, kept here so
-that the benchmarks never import from tests/.
+of `kg bench` (benchmarks/scale.py) and for the integration tests (tests/virtuoso_server.py
+re-exports it: the benchmarks never import from tests/, so the one copy lives here).
 
     from benchmarks.virtuoso_server import start
 
