@@ -235,7 +235,15 @@ def query_form(text: str) -> type:
     store: engines other than Oxigraph check syntax with it, so errors read the same
     everywhere. Raises SyntaxError, and RuntimeError for a call of an unknown function
     (Store.query turns both into BadInput: unknown_function)."""
-    return type(_PARSER.query(text, prefixes=prefixes()))
+    return type(_PARSER.query(text, prefixes=prefixes(), base_iri=query_base()))
+
+
+def query_base() -> str:
+    """The base IRI against which a query's relative IRIs resolve when it declares no
+    BASE: the endpoint's own IRI under the configured base (<base>sparql), as the
+    Protocol's retrieval URI would be; a constant of the settings, never taken from a
+    request (a Host header must not reach query text)."""
+    return settings().base + "sparql"
 
 
 def with_prefixes(sparql: str) -> str:
@@ -245,6 +253,22 @@ def with_prefixes(sparql: str) -> str:
     head = "".join(f"PREFIX {p}: <{ns}> " for p, ns in prefixes().items()
                    if p.lower() not in declared and re.search(rf"(?<![\w.-]){re.escape(p)}:", sparql))
     return head + sparql if head else sparql
+
+
+def with_base(sparql: str) -> str:
+    """The query text with `BASE <query_base()>` in front unless its prologue declares
+    a BASE (read from its tokens), for engines that take no base IRI (a remote server;
+    Virtuoso refuses a second BASE). The IRI is a constant of the settings."""
+    from kg.sparql_lexer import tokens
+
+    for tok in tokens(sparql):
+        if tok.kind != "WORD" or tok.text.upper() not in ("BASE", "PREFIX"):
+            if tok.kind == "WORD" or tok.kind == "OP":
+                break
+            continue
+        if tok.text.upper() == "BASE":
+            return sparql
+    return f"BASE <{query_base()}>\n{sparql}"
 
 
 class QueryFailed(BadInput):

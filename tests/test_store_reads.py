@@ -195,6 +195,7 @@ def remote(virtuoso) -> SparqlStore:  # noqa: F811
     return st
 
 
+@pytest.mark.virtuoso
 def test_remote_select_answers_blank_nodes(remote):
     rows = list(remote.query(f"SELECT ?s ?o WHERE {{ ?s <{EX}p> ?o }}"))
     by_subject = {r["s"]: r["o"] for r in rows}
@@ -209,6 +210,7 @@ def test_remote_select_answers_blank_nodes(remote):
     assert remote.query("ASK { ?s ?p ?o FILTER(isBlank(?o)) }")
 
 
+@pytest.mark.virtuoso
 def test_remote_construct_answers_blank_nodes(remote):
     triples = list(remote.query(f"CONSTRUCT WHERE {{ ?s <{EX}p> ?o }}"))
     assert len(triples) == 3
@@ -217,6 +219,7 @@ def test_remote_construct_answers_blank_nodes(remote):
     assert len(blank_objects) == 2 and set(blank_objects) <= subjects  # the chain is kept
 
 
+@pytest.mark.virtuoso
 def test_remote_unreadable_answer_is_a_remote_error(remote):
     """Virtuoso answers IRI("relative") with a relative IRI, which the results parser
     refuses: the store's RemoteError when the query runs, not a SyntaxError later."""
@@ -224,7 +227,42 @@ def test_remote_unreadable_answer_is_a_remote_error(remote):
         remote.query('SELECT (IRI("relative") AS ?x) WHERE {}')
 
 
+@pytest.mark.virtuoso
 def test_unknown_function_is_query_failed_on_the_sparql_engine(remote):
     for text in QUERIES_WITH_UNKNOWN_FUNCTION:
         with pytest.raises(QueryFailed, match=r"unknown function <http://ex/f>"):
             remote.query(text)
+
+
+# ---------------------------------------------------------------------------------
+# Relative IRIs resolve against the endpoint's IRI (the Protocol's base), on every engine
+
+def _relative_answers(st) -> set[str]:
+    return {str(t.subject.value) for t in st.query("CONSTRUCT { <s> <p> 1 } WHERE {}")}
+
+
+@pytest.mark.parametrize("kind", ["memory", "oxigraph"])
+def test_relative_iris_resolve_against_the_query_base(nq, kind):
+    from kg.store import query_base
+
+    st = local_stores(nq)[kind]
+    base = query_base()
+    assert base == settings().base + "sparql"
+    assert _relative_answers(st) == {settings().base + "s"}
+    # a BASE of the query's own wins
+    rows = list(st.query("BASE <http://example.org/x/> CONSTRUCT { <s> <p> 1 } WHERE {}"))
+    assert {str(t.subject.value) for t in rows} == {"http://example.org/x/s"}
+
+
+def test_with_base_adds_a_base_only_when_the_prologue_has_none():
+    from kg.store import query_base, with_base
+
+    assert with_base("SELECT * { <s> ?p ?o }").startswith(f"BASE <{query_base()}>")
+    assert with_base("PREFIX a: <x> BASE <y> SELECT * {}") == "PREFIX a: <x> BASE <y> SELECT * {}"
+    # a word BASE inside a string or an IRI is not a declaration
+    assert with_base('SELECT * { ?s ?p "BASE" }').startswith("BASE <")
+
+
+@pytest.mark.virtuoso
+def test_relative_iris_resolve_against_the_query_base_remotely(remote):
+    assert _relative_answers(remote) == {settings().base + "s"}

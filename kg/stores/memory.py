@@ -33,7 +33,7 @@ from rdflib import BNode, Dataset, Graph, Literal, URIRef, Variable
 from rdflib.plugins.sparql import prepareQuery
 from rdflib.plugins.sparql.sparql import NotBoundError
 
-from kg.store import (Engine, QueryFailed, Result, Store, Term, dataset_file, prefixes, query_form,
+from kg.store import (Engine, QueryFailed, Result, Store, Term, dataset_file, prefixes, query_base, query_form,
                       triples_result)
 from kg.terms import to_ox
 
@@ -63,7 +63,7 @@ class MemoryStore(Store):
     def _query_locked(self, sparql: str, default_graph, named_graphs, bindings) -> Result:
         form = query_form(sparql)  # Oxigraph's parser first: syntax errors read the same everywhere
         try:  # rdflib from here on: whatever it raises is one line (QueryFailed)
-            query = prepareQuery(sparql, initNs=prefixes())
+            query = prepareQuery(sparql, initNs=prefixes(), base=query_base())
             clause = query.algebra.get("datasetClause") or []
             query.algebra["datasetClause"] = None  # the dataset is chosen here, never loaded by rdflib
             if default_graph is None and named_graphs is None and clause:

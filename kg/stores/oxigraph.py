@@ -36,7 +36,7 @@ import pyoxigraph as ox
 from kg import build, rdfio
 from kg.config import settings
 from kg.errors import KGError
-from kg.store import Engine, Result, Store, Term, dataset_file, prefixes, triples_result
+from kg.store import Engine, Result, Store, Term, dataset_file, prefixes, query_base, triples_result
 
 CURRENT = "CURRENT"
 EXACT = "exact-literals.nq"   # in a generation: the quads whose literal Oxigraph canonicalises
@@ -159,7 +159,7 @@ class OxigraphStore(Store):
         dataset; without it Oxigraph applies FROM / FROM NAMED as SPARQL says. The
         Protocol's lists replace the query's clauses, both parts of them: Oxigraph's
         default_graph alone would keep the query's FROM NAMED, and the reverse."""
-        kwargs: dict = {"prefixes": prefixes()}
+        kwargs: dict = {"prefixes": prefixes(), "base_iri": query_base()}
         if bindings:
             kwargs["substitutions"] = {ox.Variable(n): t for n, t in bindings.items()}
         protocol = default_graph is not None or named_graphs is not None
@@ -237,6 +237,7 @@ class OxigraphEngine(Engine):
         root = self.root(dist)
         gen = current(root)
         if gen is None or not _shows(root / gen, dist):
+            dataset_file(dist)  # no build: say so before the lock creates any directory
             gen = self._load_and_activate(dist)
         try:
             return OxigraphStore(ox.Store.read_only(str(root / gen)), generation=gen,

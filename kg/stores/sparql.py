@@ -30,8 +30,8 @@ import pyoxigraph as ox
 from kg import build
 from kg.config import SparqlSettings, settings
 from kg.errors import KGError
-from kg.store import (Engine, QueryFailed, Result, Store, Term, dataset_file, prefixes, query_form, triples_result,
-                      with_bindings, with_prefixes)
+from kg.store import (Engine, QueryFailed, Result, Store, Term, dataset_file, prefixes, query_base, query_form, triples_result,
+                      with_base, with_bindings, with_prefixes)
 
 # Virtuoso answers a query naming many graphs (one default-graph-uri per change set)
 # with one header per graph; http.client refuses more than 100 headers by default.
@@ -157,7 +157,7 @@ class SparqlStore(Store):
             from kg.sparql_forms import without_dataset_clause
 
             try:
-                clause = prepareQuery(sparql, initNs=prefixes()).algebra.get("datasetClause") or []
+                clause = prepareQuery(sparql, initNs=prefixes(), base=query_base()).algebra.get("datasetClause") or []
             except Exception as e:  # noqa: BLE001 - rdflib's grammar lags Oxigraph's in places
                 raise QueryFailed(f"could not read the FROM / FROM NAMED of this query: {type(e).__name__}: "
                                   f"{' '.join(str(e).split())[:300]}") from None
@@ -168,7 +168,7 @@ class SparqlStore(Store):
         ours = self.graph_names()
         default_graph = ours if default_graph is None else default_graph or [EMPTY_GRAPH]
         named_graphs = ours if named_graphs is None else named_graphs or [EMPTY_GRAPH]
-        return self._request(with_prefixes(with_bindings(sparql, bindings)), form, default_graph, named_graphs)
+        return self._request(with_base(with_prefixes(with_bindings(sparql, bindings))), form, default_graph, named_graphs)
 
     def _request(self, sparql: str, form: type, default_graph: list[str] | None = None,
                  named_graphs: list[str] | None = None) -> Result:

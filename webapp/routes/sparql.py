@@ -186,6 +186,7 @@ def _read_request():
     if request.method in ("GET", "HEAD"):
         if "update" in args:
             raise _HTTPError(403, UpdateRefused().args[0])
+        _one_query(args.getlist("query"))
         return args.get("query"), args
     mimetype = request.mimetype
     if mimetype == "application/x-www-form-urlencoded":
@@ -195,6 +196,7 @@ def _read_request():
             raise _HTTPError(400, "unreadable form body") from None
         if "update" in form or "update" in args:
             raise _HTTPError(403, UpdateRefused().args[0])
+        _one_query(form.getlist("query") + args.getlist("query"))
         params = args.copy()
         for key, values in form.lists():
             if key != "query":
@@ -202,6 +204,9 @@ def _read_request():
         return form.get("query", args.get("query")), params
     if mimetype == "application/sparql-query":
         charset = request.mimetype_params.get("charset", "utf-8")
+        if charset.lower().replace("_", "-") not in ("utf-8", "utf8"):
+            raise _HTTPError(415, f"the query body must be UTF-8 (the SPARQL 1.1 Protocol sends queries as UTF-8), not {charset!r}")
+        _one_query(args.getlist("query") + [""])
         try:
             return request.get_data().decode(charset), args
         except (UnicodeDecodeError, LookupError):
@@ -210,6 +215,14 @@ def _read_request():
         raise _HTTPError(403, UpdateRefused().args[0])
     raise _HTTPError(415, f"unsupported content type {mimetype or '(none)'!r}: POST a query as "
                           "application/x-www-form-urlencoded (query=...) or as application/sparql-query")
+
+
+def _one_query(queries: list[str]) -> None:
+    """A request carries exactly one query (SPARQL 1.1 Protocol §2.1: a second `query`
+    parameter, or one beside a direct POST body, is a client error, not the first wins)."""
+    if len(queries) > 1:
+        raise _HTTPError(400, f"{len(queries)} queries in one request: send exactly one query "
+                              "(one `query` parameter, or the body of a direct POST)")
 
 
 def _no_query(method: str) -> Response:
