@@ -26,27 +26,11 @@ objects of inverse-path predicates, whose counts the addition can change). Its c
 depends on the size of the addition, not of the graph: every lookup in the store is an
 index lookup by subject, by (predicate, object) or by (subject, predicate).
 
-Then the checks SHACL alone does not make readable, as kg.validate.Finding objects with
-a pseudo-shape name ("check:...") instead of a shape IRI:
-
-  check:blank-node      a blank node as entity or value (cannot be linked or reverted)
-  check:outside-base    a subject outside the base (foreign namespace)
-  check:reserved        a subject in the ontology, shapes, change-set or steward space
-  check:unknown-property  a property the ontology does not define (typo: suggestion)
-  check:foreign-value   a value outside the base with a property that is not a link
-  check:dangling        a reference to an IRI under the base that nothing describes,
-                        with the closest existing IRI suggested
-  check:iri-clash       typing an existing entity with a class it does not have
-  check:number-taken    a measure, Annex 1 item or section number already used in
-                        its programme (naming the other entity and a free number)
-  check:changed-value   a new value for an existing single-valued fact: needs --replace
-  check:already-present facts that are already in the graph (Info)
-  check:read-only-column  a curated or derived cell of a CSV row (kg.csv_import):
-                        Info when it matches the graph (ignored), Violation when it
-                        differs (curated links change in data/curation)
-  check:rewiring        owl:sameAs, owl:equivalentClass, owl:equivalentProperty,
-                        rdfs:subClassOf, rdfs:subPropertyOf: an addition describes
-                        entities; it must not merge them or rewire the ontology
+Then the checks, beside SHACL, that make an addition's problems readable, as
+kg.validate.Finding objects with a pseudo-shape name ("check:...") instead of a shape
+IRI: one small function each in kg.addition_checks, registered in the order they run
+(its docstring lists them). check_addition builds their CheckContext (the addition,
+the store, the schema, the neighbourhood graph) and runs them.
 
 Cost. Everything above is O(N) in the size of the addition: one index lookup per
 mentioned IRI, set and dict membership (never list scans), results grouped per value
@@ -65,18 +49,22 @@ import difflib
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 import pyoxigraph as ox
 from pyshacl import validate as shacl_validate
 from rdflib import BNode, Graph, Literal, URIRef
-from rdflib.namespace import DCTERMS, OWL, PROV, RDF, RDFS, SKOS, XSD
+from rdflib.namespace import DCTERMS, OWL, RDF, RDFS, SKOS, XSD
 
 from kg import rdfio, rules, sources
+from kg.changes import Change
 from kg.terms import from_ox, to_ox
 from kg.config import settings
 from kg.namespaces import SH, bind_all
-from kg.validate import Finding, Report, _findings, _PreparedQueryGraph, load_shapes
+from kg.validate import Report, _PreparedQueryGraph, load_shapes
+
+if TYPE_CHECKING:
+    from kg.addition_checks import CheckContext
 
 SEVERITY_ORDER = {"Violation": 0, "Warning": 1, "Info": 2}
 
@@ -219,7 +207,7 @@ class _Reader:
 
 
 # ---------------------------------------------------------------------------------
-# The check
+# The check: the neighbourhood, then the registered checks (kg.addition_checks)
 # ---------------------------------------------------------------------------------
 
 def check_addition(addition: Graph, store, replace: bool = False):
@@ -228,225 +216,168 @@ def check_addition(addition: Graph, store, replace: bool = False):
     Returns kg.changes.CheckResult: the report (grouped by focus node in its text()),
     the changed single-valued facts as a diff, and with replace=True the old facts
     that the build takes out (result.removed)."""
-    from kg.changes import Change, CheckResult, check_size
+    from kg.addition_checks import CheckContext, run_checks
+    from kg.changes import CheckResult, check_size
 
     s = settings()
     check_size(addition)  # KG_MAX_ADDITION_ENTITIES, before any work
-    base = s.base
-    schema = _schema()
-    reader = _Reader(store, base)
-    findings: list[Finding] = []
-    bkd = base + "ontology#"
+    ctx = CheckContext(addition=addition, reader=_Reader(store, s.base), schema=_schema(), settings=s,
+                       replace=replace, removed=bind_all(Graph()))
+    _accepted(ctx)
+    context = _existing(ctx)
+    _diff(ctx)
+    _neighbourhood(ctx, context - set(ctx.removed))
+    order = SEVERITY_ORDER
+    findings = sorted(set(run_checks(ctx)), key=lambda f: (order.get(f.severity, 9), f.focus, f.path or "",
+                                                           f.value or "", f.message))
+    return CheckResult(report=Report(findings), changes=ctx.changes, removed=ctx.removed)
 
-    def under_base(t) -> bool:
-        return isinstance(t, URIRef) and str(t).startswith(base)
 
-    def reserved(t) -> bool:
-        return under_base(t) and str(t)[len(base):].startswith(RESERVED)
+def _accepted(ctx: CheckContext) -> None:
+    """ctx.triples (sorted, of acceptable subjects) and ctx.good: the addition without
+    refused subjects, blank values and rewiring triples, which stay out of the
+    neighbourhood (the rules would otherwise apply them, e.g. a chain of N sub-classes
+    typing N entities N times)."""
+    ctx.triples = [t for t in sorted(ctx.addition, key=lambda t: (str(t[0]), str(t[1]), str(t[2])))
+                   if not ctx.refused(t[0])]
+    for t in ctx.addition:
+        if not ctx.refused(t[0]) and not isinstance(t[2], BNode) and t[1] not in REWIRING:
+            ctx.good.add(t)
+    ctx.subjects = {x for x in ctx.good.subjects() if isinstance(x, URIRef)}
 
-    # ----- 1. the shape of the triples themselves: blank nodes, namespaces, properties
-    bad_subjects: set = set()
-    for subj in sorted(set(addition.subjects()), key=str):
-        if isinstance(subj, BNode):
-            bad_subjects.add(subj)
-            findings.append(Finding("Violation", f"_:{subj}", None, None,
-                                    "A blank node cannot be an entity of the graph: use an IRI under the base "
-                                    f"({base}...) so the entity can be linked, validated and reverted.",
-                                    "check:blank-node"))
-        elif not under_base(subj):
-            bad_subjects.add(subj)
-            findings.append(Finding("Violation", str(subj), None, None,
-                                    f"This IRI is outside the graph's base {base}: a change set describes "
-                                    "entities under the base only (e.g. bkdi:measure/10.1). To point to an "
-                                    "outside resource, link it from an entity of the graph with bkd:wikidata, "
-                                    "rdfs:seeAlso or dcterms:source.", "check:outside-base"))
-        elif reserved(subj):
-            bad_subjects.add(subj)
-            findings.append(Finding("Violation", str(subj), None, None,
-                                    "This IRI belongs to the ontology, the shapes or the change-set records: "
-                                    "classes and properties are edited in ontology/bkd.ttl, shapes in "
-                                    "ontology/shapes.ttl, and provenance is written by `kg add` itself. "
-                                    "Describe data entities only.", "check:reserved"))
 
-    property_names = sorted(map(str, schema.properties))
-    property_hints: dict = {}  # one suggestion per unknown property, not per triple
-    rewiring: set = set()
-    for subj, pred, obj in sorted(addition, key=lambda t: (str(t[0]), str(t[1]), str(t[2]))):
-        if subj in bad_subjects:
-            continue
-        focus = str(subj)
-        if pred in REWIRING:
-            rewiring.add((subj, pred, obj))
-            findings.append(_rewiring(subj, pred, obj, reader, schema, base))
-        if pred not in schema.described and not str(pred).startswith(CORE_NAMESPACES):
-            if under_base(pred):
-                if pred not in property_hints:
-                    property_hints[pred] = _did_you_mean(str(pred), property_names)
-                findings.append(Finding("Violation", focus, str(pred), None,
-                                        f"{_c(pred)} is not a property of the ontology" + property_hints[pred]
-                                        + " Use a property defined in ontology/bkd.ttl.", "check:unknown-property"))
-            else:
-                findings.append(Finding("Warning", focus, str(pred), None,
-                                        f"{_c(pred)} is not defined in the ontology: the fact will be stored, but "
-                                        "no shape checks it and the web app does not show it. Prefer a property "
-                                        "of ontology/bkd.ttl.", "check:unknown-property"))
-        if isinstance(obj, BNode):
-            findings.append(Finding("Violation", focus, str(pred), f"_:{obj}",
-                                    "The value is a blank node: it cannot be linked from elsewhere or taken back "
-                                    "by a revert. Give it an IRI under the base and describe it there.",
-                                    "check:blank-node"))
-        elif isinstance(obj, URIRef) and not under_base(obj):
-            if pred not in schema.links and obj not in schema.described and not str(obj).startswith(CORE_NAMESPACES):
-                findings.append(Finding("Warning", focus, str(pred), str(obj),
-                                        f"This value is outside the graph's base: it cannot be validated or browsed "
-                                        f"here. Link to outside resources only with {_links_text(schema)}; for "
-                                        "anything else use an entity under the base.", "check:foreign-value"))
-
-    # (the refused rewiring triples stay out of the neighbourhood: the rules would
-    # otherwise apply them, e.g. a chain of N sub-classes typing N entities N times)
-    good = Graph()
-    for t in addition:
-        if t[0] not in bad_subjects and not isinstance(t[0], BNode) and not isinstance(t[2], BNode) \
-                and t not in rewiring:
-            good.add(t)
-    subjects = {x for x in good.subjects() if isinstance(x, URIRef)}
-
-    # ----- 2. the neighbourhood graph from the store
-    existing: dict = {}        # existing subject -> its asserted triples
-    present: set = set()       # asserted or inferred triples of the addition's subjects
-    mentioned = {x for t in good for x in (t[0], t[2]) if isinstance(x, URIRef)}
-    lookups = {x for x in mentioned if x not in schema.described}
+def _existing(ctx: CheckContext) -> set:
+    """ctx.existing and ctx.present from one index lookup per mentioned IRI; returns the
+    asserted triples of those IRIs (the neighbourhood's context)."""
+    mentioned = {x for t in ctx.good for x in (t[0], t[2]) if isinstance(x, URIRef)}
+    lookups = {x for x in mentioned if x not in ctx.schema.described}
     context: set = set()
     for iri in lookups:
         asserted = []
-        for q in reader.quads(iri):
+        for q in ctx.reader.quads(iri):
             t = (from_ox(q.subject), from_ox(q.predicate), from_ox(q.object))
-            if iri in subjects:
-                present.add(t)
-            if q.graph_name != reader.inferred_graph:
+            if iri in ctx.subjects:
+                ctx.present.add(t)
+            if q.graph_name != ctx.reader.inferred_graph:
                 asserted.append(t)
         if asserted:
-            existing[iri] = asserted
+            ctx.existing[iri] = asserted
             context.update(asserted)
+    return context
 
-    # changed values of existing single-valued facts
-    changes: list = []
-    removed = bind_all(Graph())
-    types_now = {x: {o for _, _, o in good.triples((x, RDF.type, None))} | {o for (_, p, o) in existing.get(x, ()) if p == RDF.type}
-                 for x in subjects}
-    for subj in sorted(subjects & existing.keys(), key=str):
-        classes = set()
-        for c in types_now[subj]:
-            classes |= schema.superclasses.get(c, {c})
-        single = set(schema.functional)
-        for c in classes:
-            single |= schema.max_one.get(c, set())
+
+def _diff(ctx: CheckContext) -> None:
+    """The changed values of existing facts: ctx.changes (the diff), ctx.changed (the
+    single-valued ones, for check:changed-value) and, with --replace, ctx.removed."""
+    good, schema = ctx.good, ctx.schema
+    types_now = {x: {o for _, _, o in good.triples((x, RDF.type, None))}
+                 | {o for (_, p, o) in ctx.existing.get(x, ()) if p == RDF.type} for x in ctx.subjects}
+    for subj in sorted(ctx.subjects & ctx.existing.keys(), key=str):
+        single = _single_valued(schema, types_now[subj])
         olds: dict = {}
-        for (_, p, o) in existing[subj]:
+        for (_, p, o) in ctx.existing[subj]:
             olds.setdefault(p, set()).add(o)
         for p in sorted(set(good.predicates(subj)), key=str):
             news = set(good.objects(subj, p))
             if p not in single and p not in schema.unique_lang:
                 # many-valued: adding a value is an addition; with --replace the change
                 # set's values are the new set (the others go), shown in the diff
-                if replace and p != RDF.type:
+                if ctx.replace and p != RDF.type:
                     for old in sorted(olds.get(p, set()) - news, key=str):
-                        changes.append(Change(str(subj), str(p), _lex(old), "(removed)"))
-                        removed.add((subj, p, old))
+                        ctx.changes.append(Change(str(subj), str(p), _lex(old), "(removed)"))
+                        ctx.removed.add((subj, p, old))
                 continue
             for new in sorted(news, key=str):
-                if new in olds.get(p, ()):
-                    continue
-                for old in sorted(olds.get(p, ()), key=str):
-                    if old in news:
-                        continue
-                    if p in schema.unique_lang and p not in single:
-                        if not (isinstance(old, Literal) and isinstance(new, Literal) and old.language == new.language):
-                            continue
-                    changes.append(Change(str(subj), str(p), _lex(old), _lex(new)))
-                    if replace:
-                        removed.add((subj, p, old))
-                    else:
-                        findings.append(Finding("Violation", str(subj), str(p), _lex(new),
-                                                f"This changes an existing value (the graph has {_show(old)}; see the "
-                                                "diff); re-run with --replace to replace it.", "check:changed-value"))
-    context -= set(removed)
+                if new not in olds.get(p, ()):
+                    _changed(ctx, subj, p, new, olds.get(p, ()), news, single)
 
-    # types of every object of the neighbourhood, incoming inverse-path triples, key holders
+
+def _single_valued(schema: _Schema, types: set) -> set:
+    """The properties an entity of these types has at most one value of."""
+    classes = set()
+    for c in types:
+        classes |= schema.superclasses.get(c, {c})
+    single = set(schema.functional)
+    for c in classes:
+        single |= schema.max_one.get(c, set())
+    return single
+
+
+def _changed(ctx: CheckContext, subj, p, new, olds, news: set, single: set) -> None:
+    """The old values that a new value of a single-valued (or one-per-language) fact replaces."""
+    for old in sorted(olds, key=str):
+        if old in news:
+            continue
+        if p in ctx.schema.unique_lang and p not in single:
+            if not (isinstance(old, Literal) and isinstance(new, Literal) and old.language == new.language):
+                continue
+        ctx.changes.append(Change(str(subj), str(p), _lex(old), _lex(new)))
+        ctx.changed.append((subj, p, old, new))
+        if ctx.replace:
+            ctx.removed.add((subj, p, old))
+
+
+def _neighbourhood(ctx: CheckContext, context: set) -> None:
+    """ctx.work, the neighbourhood graph (items 1-7 of the module docstring), and
+    ctx.focus_nodes, what SHACL validates in it."""
     work = bind_all(_NeighbourhoodGraph())
-    for t in schema.axioms:
+    for t in ctx.schema.axioms:
         work.add(t)
-    for t in good:
-        if t not in removed:
+    for t in ctx.good:
+        if t not in ctx.removed:
             work.add(t)
     for t in context:
         work.add(t)
-    focus_nodes = set(subjects)
-    for p in schema.inverse:
-        for _, _, o in good.triples((None, p, None)):
-            if isinstance(o, URIRef) and under_base(o):
-                focus_nodes.add(o)
-    for f in list(focus_nodes):
-        for p in schema.inverse:
-            for t in reader.triples(None, p, f):
-                if t not in removed:
+    ctx.focus_nodes = set(ctx.subjects)
+    for p in ctx.schema.inverse:
+        for _, _, o in ctx.good.triples((None, p, None)):
+            if isinstance(o, URIRef) and ctx.under_base(o):
+                ctx.focus_nodes.add(o)
+    for f in list(ctx.focus_nodes):
+        for p in ctx.schema.inverse:
+            for t in ctx.reader.triples(None, p, f):
+                if t not in ctx.removed:
                     work.add(t)
     objects = {o for _, _, o in work if isinstance(o, URIRef)} | {s_ for s_, _, _ in work if isinstance(s_, URIRef)}
-    for o in objects - set(existing) - schema.described:
-        for t in reader.triples(o, RDF.type):
+    for o in objects - set(ctx.existing) - ctx.schema.described:
+        for t in ctx.reader.triples(o, RDF.type):
             work.add(t)
-    in_programme = URIRef(bkd + "inProgramme")
-    # one store lookup per (key, value), not per entity: N entities sharing a value
-    # would otherwise each walk the other N holders
+    _key_holders(ctx, work)
+    # The ontology's own descriptions of the terms used as values (priority:1 with its
+    # notation, actor types, ...); not the whole ontology: its hundreds of labelled
+    # terms would only be targets that the focus-node filter then throws away.
+    for o in {o for _, p, o in work if p != RDF.type and o in ctx.schema.described}:
+        for t in ctx.schema.ontology.triples((o, None, None)):
+            work.add(t)
+    for t in rules.infer(work):
+        work.add(t)
+    ctx.work = work
+
+
+def _key_holders(ctx: CheckContext, work: Graph) -> None:
+    """The other entities holding a focus node's value of a uniqueness key, with their
+    types and programme: one store lookup per (key, value), not per entity (N entities
+    sharing a value would otherwise each walk the other N holders)."""
+    in_programme = URIRef(ctx.bkd + "inProgramme")
     holders_of: dict = {}      # (key predicate, value) -> focus nodes holding it
-    for p in schema.keys:
+    for p in ctx.schema.keys:
         for subj, _, value in work.triples((None, p, None)):
-            if subj in focus_nodes:
+            if subj in ctx.focus_nodes:
                 holders_of.setdefault((p, value), set()).add(subj)
     described_others: set = set()
     for (p, value), holders in holders_of.items():
-        for other, _, _ in reader.triples(None, p, value):
+        for other, _, _ in ctx.reader.triples(None, p, value):
             # another holder (for a focus node that is not itself), unless its asserted
             # triples are in the neighbourhood already (as with a --replace, minus removed)
-            if other in existing or not (holders - {other}):
+            if other in ctx.existing or not (holders - {other}):
                 continue
             work.add((other, p, value))
             if other not in described_others:
                 described_others.add(other)
-                for t in reader.triples(other, RDF.type):
+                for t in ctx.reader.triples(other, RDF.type):
                     work.add(t)
-                for t in reader.triples(other, in_programme):
+                for t in ctx.reader.triples(other, in_programme):
                     work.add(t)
-    # The ontology's own descriptions of the terms used as values (priority:1 with its
-    # notation, actor types, ...); not the whole ontology: its hundreds of labelled
-    # terms would only be targets that the focus-node filter then throws away.
-    for o in {o for _, p, o in work if p != RDF.type and o in schema.described}:
-        for t in schema.ontology.triples((o, None, None)):
-            work.add(t)
-    for t in rules.infer(work):
-        work.add(t)
-
-    # ----- 3. SHACL on the neighbourhood, for the focus nodes only
-    focus_list = sorted(str(f) for f in focus_nodes)
-    if focus_list:
-        results = _shacl(work, schema.shapes, focus_list)
-        focus_set = set(focus_list)
-        findings.extend(f for f in _findings(results, schema.shapes) if f.focus in focus_set)
-
-    # ----- 4. references, clashes, numbers, repeats
-    findings.extend(_dangling(good, subjects, reader, schema, base))
-    findings.extend(_clashes(good, existing, schema))
-    findings.extend(_numbers_taken(work, good, subjects, reader, bkd, base))
-    findings.extend(_already_present(good, present, subjects))
-    if getattr(addition, "read_only", ()):  # CSV rows' curated/derived cells (kg.csv_import)
-        from kg.csv_import import read_only_findings
-
-        findings.extend(read_only_findings(addition, reader.store))
-
-    order = SEVERITY_ORDER
-    findings = sorted(set(findings), key=lambda f: (order.get(f.severity, 9), f.focus, f.path or "",
-                                                    f.value or "", f.message))
-    return CheckResult(report=Report(findings), changes=changes, removed=removed)
 
 
 # Rows a SHACL-SPARQL constraint may return per focus node (each is one finding).
@@ -564,228 +495,6 @@ def _speed_up_pyshacl() -> None:
     except ImportError:  # pragma: no cover - another pyshacl layout: run unpatched
         return
     shape_module.CONSTRAINT_PARAMS = (_SetList(ALL_CONSTRAINT_PARAMETERS), CONSTRAINT_PARAMETERS_MAP)
-
-
-# ---------------------------------------------------------------------------------
-# The extra checks
-# ---------------------------------------------------------------------------------
-
-def _dangling(good: Graph, subjects: set, reader: _Reader, schema: _Schema, base: str) -> list[Finding]:
-    """References under the base to IRIs that nothing describes, with the closest
-    existing IRI suggested: candidates computed once per range or folder and one
-    suggestion per IRI (at most MAX_SUGGESTIONS per check), whatever the number of
-    references."""
-    out = []
-    checked: dict = {}
-    hints: dict = {}
-    candidates_of: dict = {}
-
-    def candidates(key, compute) -> list[str]:
-        if key not in candidates_of:
-            candidates_of[key] = compute()
-        return candidates_of[key]
-
-    for subj, pred, obj in sorted(good, key=lambda t: (str(t[0]), str(t[1]), str(t[2]))):
-        if not isinstance(obj, URIRef) or not str(obj).startswith(base) or obj in subjects:
-            continue
-        if obj in schema.described:
-            continue
-        if pred == PROV.wasAttributedTo and str(obj).startswith(base + "steward/"):
-            continue   # a steward agent: kg.changes describes it in the change set's provenance (kg curate decide)
-        if obj not in checked:
-            checked[obj] = reader.exists(obj)
-        if checked[obj]:
-            continue
-        ontology_term = pred == RDF.type or str(obj).startswith(base + "ontology#")
-        rng = None if ontology_term else schema.ranges.get(pred)
-        key = (obj, ontology_term, rng)
-        if key not in hints:
-            if len(hints) >= MAX_SUGGESTIONS:
-                hints[key] = "."
-            elif ontology_term:
-                hints[key] = _did_you_mean(str(obj), candidates("ontology", lambda: sorted(
-                    str(c) for c in schema.described if isinstance(c, URIRef) and str(c).startswith(base + "ontology#"))))
-            else:
-                found = candidates(("range", rng), lambda: reader.instances(rng)) if rng is not None else []
-                if not found:
-                    folder = str(obj)[: max(str(obj).rfind("/"), str(obj).rfind("#")) + 1]
-                    found = candidates(("folder", folder), lambda: _same_folder(reader, str(obj)))
-                hints[key] = _did_you_mean(str(obj), found)
-        out.append(Finding("Violation", str(subj), str(pred), str(obj),
-                           f"{_c(obj)} does not exist" + hints[key]
-                           + " Correct the IRI, or add the entity in this change set.", "check:dangling"))
-    return out
-
-
-def _same_folder(reader: _Reader, iri: str) -> list[str]:
-    """Existing typed IRIs in the same folder (measure/..., site/...): the candidates
-    for a suggestion when the property has no declared range."""
-    folder = iri[: max(iri.rfind("/"), iri.rfind("#")) + 1]
-    seen = set()
-    for q in reader.quads(None, RDF.type, None):
-        v = q.subject.value if isinstance(q.subject, ox.NamedNode) else ""
-        if v.startswith(folder):
-            seen.add(v)
-    return sorted(seen)
-
-
-def _clashes(good: Graph, existing: dict, schema: _Schema) -> list[Finding]:
-    """An existing entity typed with a class that is neither one of its classes, a
-    superclass of one, nor a refinement (subclass) of one."""
-    out = []
-    for subj, _, cls in good.triples((None, RDF.type, None)):
-        if subj not in existing:
-            continue
-        old = {o for (_, p, o) in existing[subj] if p == RDF.type}
-        if not old or cls in old:
-            continue
-        old_closure = set().union(*(schema.superclasses.get(c, {c}) for c in old))
-        new_closure = schema.superclasses.get(cls, {cls})
-        if cls in old_closure or new_closure & old:
-            continue
-        names = ", ".join(sorted(_c(c) for c in old))
-        out.append(Finding("Violation", str(subj), str(RDF.type), str(cls),
-                           f"{_c(subj)} already exists as {names}; it cannot also be a {_c(cls)}. "
-                           "Use a new IRI for the new entity (or correct the class).", "check:iri-clash"))
-    return out
-
-
-def _numbers_taken(work: Graph, good: Graph, subjects: set, reader: _Reader, bkd: str, base: str) -> list[Finding]:
-    """A new number that another action (of the same kind) or section of the same
-    programme already has, with a free number suggested.
-
-    Linear in the addition: the holders of a number are looked up once per number and
-    kind (not once per entity holding it), the next free number once per kind,
-    programme and head (10 in 10.3), and a message names at most MAX_NAMED others."""
-    number, in_programme, in_section = URIRef(bkd + "number"), URIRef(bkd + "inProgramme"), URIRef(bkd + "inSection")
-    kinds = [(URIRef(bkd + "Measure"), "Measure"), (URIRef(bkd + "Annex1Item"), "Annex 1 item"),
-             (URIRef(bkd + "Section"), "Section")]
-    annex_sections = base + "annex1/section/"
-    types_of: dict = {}
-    programmes_of: dict = {}
-    holders_of: dict = {}
-    qualified_of: dict = {}
-    next_free: dict = {}
-
-    def types(other) -> set:
-        if other not in types_of:
-            types_of[other] = reader.types(other) | set(work.objects(other, RDF.type))
-        return types_of[other]
-
-    def programmes(other) -> set:
-        if other not in programmes_of:
-            programmes_of[other] = ({o for _, _, o in reader.triples(other, in_programme, inferred=True)}
-                                    | set(work.objects(other, in_programme)))
-        return programmes_of[other]
-
-    def holders(value) -> set:
-        if value not in holders_of:
-            holders_of[value] = ({o for o, _, _ in reader.triples(None, number, value, inferred=True)}
-                                 | set(good.subjects(number, value)))
-        return holders_of[value]
-
-    def group_of(cls, other) -> tuple:
-        """What must agree for two holders of a number to clash, besides the programme:
-        the kind and, for sections, the side of Annex 1."""
-        return cls, str(other).startswith(annex_sections) if cls.endswith("#Section") else None
-
-    def qualified(value, group: tuple) -> list[str]:
-        """The holders of value in group (kind, side of Annex 1, programme), sorted. The
-        holders of a value are sorted into their groups once, whatever the number of
-        groups asked for (as many as the addition has programmes)."""
-        if value not in qualified_of:
-            by_group: dict = {}
-            for other in holders(value):
-                for cls, _name in kinds:
-                    if cls in types(other):
-                        for prog in programmes(other):
-                            by_group.setdefault(group_of(cls, other) + (prog,), []).append(str(other))
-            qualified_of[value] = {g: sorted(members) for g, members in by_group.items()}
-        return qualified_of[value].get(group, [])
-
-    out = []
-    for subj in sorted(subjects, key=str):
-        if (subj, number, None) not in good:
-            continue
-        kind = next(((k, name) for k, name in kinds if (subj, RDF.type, k) in work), None)
-        programme = work.value(subj, in_programme)
-        value = work.value(subj, number)
-        if kind is None or programme is None or value is None:
-            continue
-        if holders(value) <= {subj}:
-            continue
-        cls, name = kind
-        group = group_of(cls, subj) + (programme,)
-        same = qualified(value, group)
-        count = len(same) - (str(subj) in same)
-        if not count:
-            continue
-        named = [o for o in same[: MAX_NAMED + 1] if o != str(subj)][:MAX_NAMED]
-        listed = ", ".join(_c(o) for o in named) + (f" and {count - len(named)} more" if count > len(named) else "")
-        hint = ""
-        if name != "Section" and "." in str(value):
-            head = str(value).split(".")[0]
-            if (group, head) not in next_free:
-                used, k, misses = 0, 1, 0
-                while misses < 6:
-                    taken = bool(qualified(Literal(f"{head}.{k}"), group))
-                    used, misses = (k, 0) if taken else (used, misses + 1)
-                    k += 1
-                next_free[(group, head)] = used + 1
-            section = work.value(subj, in_section)
-            where = f" in {_c(section)}" if section is not None else ""
-            hint = f" The next free number{where} is {head}.{next_free[(group, head)]}."
-        out.append(Finding("Violation", str(subj), str(number), str(value),
-                           f"{name} number {value} is already taken in {_c(programme)} by "
-                           f"{listed}. Choose another number or, to change that "
-                           f"entity, use its IRI.{hint}", "check:number-taken"))
-    return out
-
-
-def _rewiring(subj, pred, obj, reader: _Reader, schema: _Schema, base: str) -> Finding:
-    """owl:sameAs / owl:equivalentClass / owl:equivalentProperty would merge two
-    entities (every fact of one becomes a fact of the other, for the build's rules,
-    HermiT and anyone reading the dump); rdfs:subClassOf / rdfs:subPropertyOf would
-    make a data entity a class or a property of the ontology. Neither is a fact about
-    an entity, which is all a change set may hold."""
-    if isinstance(obj, URIRef) and obj in schema.described:
-        what = f"{_c(obj)} (a term of the ontology)"
-    elif isinstance(obj, URIRef) and str(obj).startswith(base):
-        kinds = sorted(_c(o) for _, _, o in reader.triples(obj, RDF.type)
-                       if isinstance(o, URIRef) and o in schema.described)
-        what = (f"{_c(obj)} (an existing {', '.join(kinds[:3])})" if kinds
-                else f"{_c(obj)} (an existing entity)" if reader.exists(obj) else _c(obj))
-    else:
-        what = _show(obj) if not isinstance(obj, BNode) else f"_:{obj}"
-    if pred in MERGING:
-        message = (f"{_c(pred)} would merge {_c(subj)} with {what}: every fact of one would become a fact "
-                   "of the other. A change set describes entities; it cannot merge them or the ontology's "
-                   "terms. To link to the same thing elsewhere use skos:exactMatch or bkd:wikidata; to "
-                   "correct an entity, change its facts (with --replace).")
-    else:
-        message = (f"{_c(pred)} would rewire the ontology: it makes {_c(subj)} a "
-                   f"{'class' if pred == RDFS.subClassOf else 'property'} under {what}. Classes and properties "
-                   "are edited in ontology/bkd.ttl, not in a change set; give a data entity its class with "
-                   "rdf:type (a).")
-    return Finding("Violation", str(subj), str(pred), _lex(obj), message, "check:rewiring")
-
-
-def _already_present(good: Graph, present: set, subjects: set) -> list[Finding]:
-    out = []
-    for subj in sorted(subjects, key=str):
-        mine = list(good.triples((subj, None, None)))
-        old = [t for t in mine if t in present]
-        if not old:
-            continue
-        if len(old) == len(mine):
-            out.append(Finding("Info", str(subj), None, None,
-                               f"All {len(mine)} facts of this entity are already in the graph; nothing to add.",
-                               "check:already-present"))
-            continue
-        for _, p, o in old:
-            out.append(Finding("Info", str(subj), str(p), _lex(o),
-                               "Already in the graph; nothing to add.", "check:already-present"))
-    return out
 
 
 # ---------------------------------------------------------------------------------
