@@ -56,6 +56,12 @@ bkd:inProgramme and, for Annex 1 items, the bkd:takenFrom / bkd:toBeIntegratedIn
 the existing Annex 1 items of that programme. No bkd:describedIn: a steward's row is not
 described in the source document; its provenance is the change set's (--by, --source).
 
+Parsing. csv_to_graph reads the header, then calls, per row, the parsers of two
+tables: ROW_PARSERS resolve the row's identity (required cells, kind, number,
+programme, IRI, section; a wrong one skips the rest of the row) and COLUMN_PARSERS
+read the optional columns (planning unit, priority, responsibility with actor types,
+countries, the read-only cells), each adding facts or errors to the row.
+
 Labels are resolved against the current graph (the shipped files plus accepted change
 sets, kg.build.load_parts without inference, cached per process), or a graph passed as
 `reference`. Every problem names the line and the column, with the closest known value
@@ -67,8 +73,9 @@ import csv
 import difflib
 import io
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Callable, Iterator
 
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import DCTERMS, RDF, RDFS, SKOS
@@ -277,8 +284,32 @@ def csv_to_graph(text: str, name: str, reference: Graph | None = None) -> CsvAdd
     with the filled read-only cells set aside in .read_only. Raises BadInput naming
     every wrong line and column."""
     s = settings()
-    B = bkd()
     reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
+    header = _header(reader, name)
+    state = _Import(lookup=_Lookup(reference if reference is not None else _reference()), base=s.base,
+                    default_programme=URIRef(s.base + DEFAULT_PROGRAMME))
+    g = bind_all(CsvAddition())
+    for line, row in _rows(reader, header, name, state.errors):
+        r = _Row(state, line, row)
+        if not all(parse(r) for parse in ROW_PARSERS):
+            continue
+        r.facts = _identity_facts(r)
+        for parse in COLUMN_PARSERS:
+            parse(r)
+        for p, o in r.facts:
+            g.add((r.iri, p, o))
+    errors = state.errors
+    if errors:
+        shown = errors[:MAX_ERRORS] + ([f"... and {len(errors) - MAX_ERRORS} more"] if len(errors) > MAX_ERRORS else [])
+        raise BadInput("\n".join(f"{name}: {e}" for e in shown))
+    if len(g) == 0:
+        raise BadInput(f"{name}: no rows after the header")
+    g.read_only = tuple(state.read_only)
+    return g
+
+
+def _header(reader, name: str) -> list[str]:
+    """The header's columns; BadInput listing the expected and the wrong ones."""
     try:
         header = next(reader)
     except (StopIteration, csv.Error) as e:
@@ -298,143 +329,205 @@ def csv_to_graph(text: str, name: str, reference: Graph | None = None) -> CsvAdd
         raise BadInput(f"{name}: line 1: wrong columns ({'; '.join(wrong)}). Expected the columns of "
                        f"`kg export measures`: {', '.join(COLUMNS)} (required: {', '.join(REQUIRED)}; "
                        "any order)")
+    return header
 
-    lookup = _Lookup(reference if reference is not None else _reference())
-    g = bind_all(CsvAddition())
-    read_only: list[ReadOnlyCell] = []
-    errors: list[str] = []
-    seen: dict[URIRef, int] = {}
-    default_programme = URIRef(s.base + DEFAULT_PROGRAMME)
 
-    line = 1
+def _rows(reader, header: list[str], name: str, errors: list[str]) -> Iterator[tuple[int, dict[str, str]]]:
+    """(first line, cells by column) of each row that is not empty, cells restored
+    (kg.csvsafe) and stripped; a row with the wrong number of cells is an error."""
     while True:
         start = reader.line_num + 1
         try:
             cells = next(reader)
         except StopIteration:
-            break
+            return
         except csv.Error as e:
             raise BadInput(f"{name}: line {start}: malformed CSV ({e})") from None
-        line = start
         if not any(c.strip() for c in cells):
             continue
         if len(cells) != len(header):
-            errors.append(f"line {line}: {len(cells)} cells for {len(header)} columns")
+            errors.append(f"line {start}: {len(cells)} cells for {len(header)} columns")
             continue
-        row = {h: restore(c).strip() for h, c in zip(header, cells)}
+        yield start, {h: restore(c).strip() for h, c in zip(header, cells)}
 
-        def err(column: str, message: str) -> None:
-            errors.append(f"line {line}, column {column}: {message}")
 
-        for col in REQUIRED:
-            if not row.get(col):
-                err(col, "empty; this column is required")
-        if any(not row.get(c) for c in REQUIRED):
+@dataclass
+class _Import:
+    """What the parsers share across the rows of one file."""
+    lookup: _Lookup
+    base: str
+    default_programme: URIRef
+    errors: list[str] = field(default_factory=list)
+    read_only: list[ReadOnlyCell] = field(default_factory=list)
+    seen: dict[URIRef, int] = field(default_factory=dict)   # IRI -> line that gave it
+
+
+@dataclass
+class _Row:
+    """One row as its parsers read it: its cells, then what they resolved."""
+    file: _Import
+    line: int
+    cells: dict[str, str]
+    kind: str = ""
+    number: str = ""
+    programme: URIRef | None = None
+    iri: URIRef | None = None
+    section: URIRef | None = None
+    facts: list = field(default_factory=list)
+
+    def err(self, column: str, message: str) -> None:
+        self.file.errors.append(f"line {self.line}, column {column}: {message}")
+
+    @property
+    def label(self) -> str:
+        """"Measure 2.1" / "Annex 1 item 1.1"."""
+        return KINDS[self.kind][2].format(self.number)
+
+
+# ----- the row's identity: each parser returns False to skip the rest of the row
+
+def _required(r: _Row) -> bool:
+    """kind, number, section and text, without which a row is no action."""
+    for col in REQUIRED:
+        if not r.cells.get(col):
+            r.err(col, "empty; this column is required")
+    return all(r.cells.get(c) for c in REQUIRED)
+
+
+def _kind(r: _Row) -> bool:
+    r.kind = r.cells["kind"]
+    if r.kind not in KINDS:
+        r.err("kind", f"{r.kind!r} is not a kind; use 'measure' or 'annex1'")
+        return False
+    return True
+
+
+def _number(r: _Row) -> bool:
+    r.number = r.cells["number"]
+    if not re.fullmatch(r"[1-9][0-9]*\.[1-9][0-9]*", r.number):
+        r.err("number", f"{r.number!r} is not an action number as printed (N.M, e.g. 10.1)")
+        return False
+    return True
+
+
+def _programme(r: _Row) -> bool:
+    given, programmes = r.cells.get("programme"), r.file.lookup.programmes
+    r.programme = programmes.get(given) if given else r.file.default_programme
+    if r.programme is None:
+        r.err("programme", f"unknown programme {given!r}" + _suggest(given, programmes))
+        return False
+    return True
+
+
+def _iri(r: _Row) -> bool:
+    given = r.cells.get("iri")
+    r.iri = URIRef(given) if given else URIRef(r.file.base + KINDS[r.kind][1] + r.number)
+    if r.iri in r.file.seen:
+        r.err("number" if not given else "iri", f"{r.iri} is already given on line {r.file.seen[r.iri]}")
+        return False
+    r.file.seen[r.iri] = r.line
+    return True
+
+
+def _section(r: _Row) -> bool:
+    given, lookup = r.cells["section"], r.file.lookup
+    r.section = lookup.section(given, r.kind, r.programme)
+    if r.section is None:
+        if not given.startswith(r.file.base):
+            r.err("section", f"unknown section {given!r}" + _suggest(given, lookup.sections))
+            return False
+        r.section = URIRef(given)
+    return True
+
+
+ROW_PARSERS: tuple[Callable[[_Row], bool], ...] = (_required, _kind, _number, _programme, _iri, _section)
+
+
+def _identity_facts(r: _Row) -> list:
+    """The facts of the required columns, and the Annex 1 links of an Annex 1 item."""
+    B = bkd()
+    facts = [(RDF.type, B[KINDS[r.kind][0]]), (RDFS.label, Literal(r.label, lang="en")),
+             (B.number, Literal(r.number)), (B.inProgramme, r.programme), (B.inSection, r.section),
+             (B.text, Literal(r.cells["text"]))]
+    if r.kind == "annex1":
+        facts += r.file.lookup.annex_links(r.programme)
+    return facts
+
+
+# ----- the optional columns: each adds facts or errors, the row goes on
+
+def _planning_unit(r: _Row) -> None:
+    given, units = r.cells.get("planning_unit"), r.file.lookup.units
+    if not given:
+        return
+    unit = units.get(given)
+    if unit is None:
+        r.err("planning_unit", f"unknown planning unit {given!r}"
+              + _suggest(given, [k for k in units if not k.startswith("http")]))
+    else:
+        r.facts.append((bkd().planningUnit, unit))
+
+
+def _priority(r: _Row) -> None:
+    given = r.cells.get("priority")
+    if not given:
+        return
+    m = re.fullmatch(r"([123])(?:-([123]))?", given)
+    if not m or (m.group(2) and m.group(2) <= m.group(1)):
+        r.err("priority", f"{given!r} is not a priority as printed: 1, 2, 3 or a range such as 2-3")
+        return
+    r.facts.append((bkd().priorityAsGiven, Literal(given)))
+    for level in filter(None, m.groups()):
+        r.facts.append((bkd().priority, URIRef(f"{r.file.base}priority/{level}")))
+
+
+def _responsibility(r: _Row) -> None:
+    """responsibility and actor_types: the actor types by role, cross-checked."""
+    B, lookup, given = bkd(), r.file.lookup, r.cells.get("responsibility")
+    if not given:
+        if r.cells.get("actor_types"):
+            r.err("actor_types", "actor types without a responsibility; give the responsibility as printed")
+        return
+    r.facts.append((B.responsibility, Literal(given)))
+    roles, unknown_names = read_actor_types(given, lookup)
+    for n in unknown_names:
+        r.err("responsibility", f"{n!r} is not a known actor type" + _suggest(n.lower(), lookup.actors))
+    prop = {"lead": B.leadActorType, "advising": B.advisingActorType, "facilitating": B.facilitatingActorType}
+    for role, actors in roles.items():
+        for a in actors:
+            r.facts.append((prop[role], a))
+    if r.cells.get("actor_types") and not unknown_names:
+        named = {lookup.actor_labels[a] for actors in roles.values() for a in actors}
+        listed = {x.strip() for x in r.cells["actor_types"].split(SEP.strip()) if x.strip()}
+        if named != listed:
+            r.err("actor_types", f"{'; '.join(sorted(listed))!r} disagrees with the responsibility "
+                  f"{given!r}, which names {'; '.join(sorted(named))!r}. Correct one of "
+                  "the two (actor_types may also be left empty)")
+
+
+def _countries(r: _Row) -> None:
+    countries = r.file.lookup.countries
+    for code in (c.strip() for c in r.cells.get("countries", "").split(SEP.strip())):
+        if not code:
             continue
+        country = countries.get(code)
+        if country is None:
+            r.err("countries", f"unknown country code {code!r}" + _suggest(code.upper(), countries)
+                  + " (ISO 3166-1 alpha-3 codes separated by '; ')")
+        else:
+            r.facts.append((bkd().concernsCountry, country))
 
-        kind = row["kind"]
-        if kind not in KINDS:
-            err("kind", f"{kind!r} is not a kind; use 'measure' or 'annex1'")
-            continue
-        cls, folder, label = KINDS[kind]
-        number = row["number"]
-        if not re.fullmatch(r"[1-9][0-9]*\.[1-9][0-9]*", number):
-            err("number", f"{number!r} is not an action number as printed (N.M, e.g. 10.1)")
-            continue
 
-        programme = default_programme
-        if row.get("programme"):
-            found = lookup.programmes.get(row["programme"])
-            if found is None:
-                err("programme", f"unknown programme {row['programme']!r}" + _suggest(row["programme"], lookup.programmes))
-                continue
-            programme = found
+def _read_only(r: _Row) -> None:
+    """Curated and derived cells: set aside for the check, never facts."""
+    what = r.label.replace("Measure", "measure")
+    for col in READ_ONLY:
+        if r.cells.get(col):
+            r.file.read_only.append(ReadOnlyCell(r.line, str(r.iri), what, col, r.cells[col]))
 
-        iri = URIRef(row["iri"]) if row.get("iri") else URIRef(s.base + folder + number)
-        if iri in seen:
-            err("number" if not row.get("iri") else "iri", f"{iri} is already given on line {seen[iri]}")
-            continue
-        seen[iri] = line
 
-        section = lookup.section(row["section"], kind, programme)
-        if section is None:
-            if row["section"].startswith(s.base):
-                section = URIRef(row["section"])
-            else:
-                err("section", f"unknown section {row['section']!r}" + _suggest(row["section"], lookup.sections))
-                continue
-
-        facts = [(RDF.type, B[cls]), (RDFS.label, Literal(label.format(number), lang="en")),
-                 (B.number, Literal(number)), (B.inProgramme, programme), (B.inSection, section),
-                 (B.text, Literal(row["text"]))]
-        if kind == "annex1":
-            facts += lookup.annex_links(programme)
-
-        if row.get("planning_unit"):
-            unit = lookup.units.get(row["planning_unit"])
-            if unit is None:
-                err("planning_unit", f"unknown planning unit {row['planning_unit']!r}"
-                    + _suggest(row["planning_unit"], [k for k in lookup.units if not k.startswith("http")]))
-            else:
-                facts.append((B.planningUnit, unit))
-
-        if row.get("priority"):
-            given = row["priority"]
-            m = re.fullmatch(r"([123])(?:-([123]))?", given)
-            if not m or (m.group(2) and m.group(2) <= m.group(1)):
-                err("priority", f"{given!r} is not a priority as printed: 1, 2, 3 or a range such as 2-3")
-            else:
-                facts.append((B.priorityAsGiven, Literal(given)))
-                for level in filter(None, m.groups()):
-                    facts.append((B.priority, URIRef(f"{s.base}priority/{level}")))
-
-        if row.get("responsibility"):
-            facts.append((B.responsibility, Literal(row["responsibility"])))
-            roles, unknown_names = read_actor_types(row["responsibility"], lookup)
-            for n in unknown_names:
-                err("responsibility", f"{n!r} is not a known actor type"
-                    + _suggest(n.lower(), lookup.actors))
-            prop = {"lead": B.leadActorType, "advising": B.advisingActorType,
-                    "facilitating": B.facilitatingActorType}
-            for role, actors in roles.items():
-                for a in actors:
-                    facts.append((prop[role], a))
-            if row.get("actor_types") and not unknown_names:
-                named = {lookup.actor_labels[a] for actors in roles.values() for a in actors}
-                given = {x.strip() for x in row["actor_types"].split(SEP.strip()) if x.strip()}
-                if named != given:
-                    err("actor_types", f"{'; '.join(sorted(given))!r} disagrees with the responsibility "
-                        f"{row['responsibility']!r}, which names {'; '.join(sorted(named))!r}. Correct one of "
-                        "the two (actor_types may also be left empty)")
-        elif row.get("actor_types"):
-            err("actor_types", "actor types without a responsibility; give the responsibility as printed")
-
-        if row.get("countries"):
-            for code in (c.strip() for c in row["countries"].split(SEP.strip())):
-                if not code:
-                    continue
-                country = lookup.countries.get(code)
-                if country is None:
-                    err("countries", f"unknown country code {code!r}" + _suggest(code.upper(), lookup.countries)
-                        + " (ISO 3166-1 alpha-3 codes separated by '; ')")
-                else:
-                    facts.append((B.concernsCountry, country))
-
-        for col in READ_ONLY:
-            if row.get(col):
-                read_only.append(ReadOnlyCell(line, str(iri), label.format(number).replace("Measure", "measure"),
-                                              col, row[col]))
-
-        for p, o in facts:
-            g.add((iri, p, o))
-
-    if errors:
-        shown = errors[:MAX_ERRORS] + ([f"... and {len(errors) - MAX_ERRORS} more"] if len(errors) > MAX_ERRORS else [])
-        raise BadInput("\n".join(f"{name}: {e}" for e in shown))
-    if len(g) == 0:
-        raise BadInput(f"{name}: no rows after the header")
-    g.read_only = tuple(read_only)
-    return g
+COLUMN_PARSERS: tuple[Callable[[_Row], None], ...] = (_planning_unit, _priority, _responsibility, _countries,
+                                                      _read_only)
 
 
 assert set(MULTI) <= set(COLUMNS)
