@@ -230,11 +230,11 @@ def cmd_synth(args: argparse.Namespace) -> int:
 
 def cmd_bench(args: argparse.Namespace) -> int:
     """The engines at 1x to 1000x (benchmarks/scale.py); a report, exit code 0."""
-    from kg.config import ROOT
+    from kg.config import CODE_ROOT
 
-    if not (ROOT / "benchmarks" / "scale.py").exists():
+    if not (CODE_ROOT / "benchmarks" / "scale.py").exists():
         raise KGError("kg bench runs from a source checkout (benchmarks/ is not installed)")
-    sys.path.insert(0, str(ROOT))
+    sys.path.insert(0, str(CODE_ROOT))
     from benchmarks import scale
 
     return scale.main(args)
@@ -339,10 +339,10 @@ def _suggestions(found: list, args: argparse.Namespace) -> str:
 
 def _report(r) -> str:
     from kg import curate, reviews
-    from kg.config import ROOT
+    from kg.config import settings
 
-    d = reviews.reviews_dir()
-    where = d.relative_to(ROOT) if d.is_relative_to(ROOT) else d
+    d, root = reviews.reviews_dir(), settings().root
+    where = d.relative_to(root) if d.is_relative_to(root) else d
     lines = [f"Review of the crosswalk ({where}/)"]
     if r.error:
         lines.append(f"  the review files could not be read: {r.error}")
@@ -383,8 +383,21 @@ def _report(r) -> str:
     return "\n".join(lines)
 
 
+def _version() -> str:
+    """The installed distribution's version (what pip installed), else the package's own."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("bukhara-deer-kg")
+    except metadata.PackageNotFoundError:
+        from kg import __version__
+
+        return __version__
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="kg", description="Bukhara Deer Knowledge Graph")
+    p.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     b = sub.add_parser("build", help="ontology + data + inferred -> dist/ (Turtle, N-Triples, JSON-LD)")

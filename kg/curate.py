@@ -507,7 +507,15 @@ def report(store, directory: Path | None = None) -> Report:
 
 # ---------------------------------------------------------------- threats the text names
 
-THREAT_TERMS = Path(__file__).resolve().parent.parent / "data" / "curation" / "threat-terms.csv"
+THREAT_TERMS_NAME = "threat-terms.csv"
+
+
+def threat_terms_file() -> Path:
+    """The lexicon of the sources in use (kg.config.project): a checkout's, or the copy
+    packaged with the code."""
+    from kg.config import settings
+
+    return settings().data_dir / "curation" / THREAT_TERMS_NAME
 TERM_COLUMNS = ("term", "pattern", "threat_code", "note")
 
 
@@ -517,7 +525,7 @@ def threat_terms(path: Path | None = None) -> list[ThreatTerm]:
     pattern that does not compile."""
     import csv
 
-    path = Path(path) if path else THREAT_TERMS
+    path = Path(path) if path else threat_terms_file()
     with path.open(encoding="utf-8", newline="") as f:
         reader = csv.DictReader(f)
         missing = [c for c in TERM_COLUMNS if c not in (reader.fieldnames or [])]
@@ -569,7 +577,7 @@ def threat_gaps(store, terms: list[ThreatTerm] | None = None) -> list[ThreatGap]
             broader[r["code"].value].add(r["broader"].value)
     unknown = sorted({t.code for t in terms} - set(broader), key=cand.number_key)
     if unknown and broader:
-        raise KGError(f"{THREAT_TERMS.name}: threat code(s) {', '.join(unknown)} not in the IUCN threats vocabulary")
+        raise KGError(f"{THREAT_TERMS_NAME}: threat code(s) {', '.join(unknown)} not in the IUCN threats vocabulary")
     tags: dict[str, set[str]] = {}
     for r in store.query(THREAT_TAGS):
         tags.setdefault(r["action"].value, set()).add(r["code"].value)

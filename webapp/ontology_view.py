@@ -1,17 +1,25 @@
 """The ontology page: every class and property with its label, definition,
-domain/range, and the SHACL constraints that apply to it (read from shapes.ttl)."""
+domain/range, and the SHACL constraints that apply to it.
+
+Both come from the build being served, not from the source files: the named graph
+<base>graph/ontology of the store (the ontology and its SKOS schemes) and the build's
+shapes.ttl. So the page matches the graph after a rebuild, and an installed package
+needs no source files to show it."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
+import pyoxigraph as ox
 from flask import Response, current_app, render_template, request
 from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.collection import Collection
 from rdflib.namespace import OWL, RDF, RDFS, SKOS
 
-from kg import rdfio, sources
+from kg import rdfio
 from kg.namespaces import SH, bind_all
 from webapp import conneg
+from webapp.derived import per_graph
 
 CONSTRAINTS = ["minCount", "maxCount", "datatype", "class", "in", "hasValue", "pattern", "minLength",
                "minInclusive", "maxInclusive", "nodeKind", "node", "uniqueLang"]
@@ -39,13 +47,25 @@ class Term:
     constraints: list[Constraint] = field(default_factory=list)
 
 
+def _built() -> tuple[Graph, Graph]:
+    """The served build's ontology graph (from the store) and shapes (dist/shapes.ttl,
+    already rebased by the build, so parsed as it is)."""
+    repo = current_app.extensions["kg"]
+    name = ox.NamedNode(repo.base + "graph/ontology")
+    triples = [ox.Triple(q.subject, q.predicate, q.object) for q in repo.store.quads(None, None, None, name)]
+    onto = bind_all(Graph())
+    onto.parse(data=ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES).decode("utf-8"), format="nt")
+    shapes = bind_all(Graph())
+    shapes.parse(Path(repo.dist) / "shapes.ttl", format="turtle")
+    return onto, shapes
+
+
 def graphs() -> tuple[Graph, Graph]:
-    ext = current_app.extensions
-    if "ontology_graphs" not in ext:
-        onto = rdfio.load_files(sources.ontology_files()[:1], bind_all(Graph()))
-        shapes = rdfio.load_files([sources.shapes_file()], bind_all(Graph()))
-        ext["ontology_graphs"] = (onto, shapes)
-    return ext["ontology_graphs"]
+    """(ontology, shapes) of the graph being served, read once per graph."""
+    cache = per_graph("page_cache", dict)
+    if "ontology_graphs" not in cache:
+        cache["ontology_graphs"] = _built()
+    return cache["ontology_graphs"]
 
 
 def _short(g: Graph, term) -> str:
@@ -69,9 +89,9 @@ def _constraints(shapes: Graph, node, shape_name: str, path) -> Constraint:
 
 
 def terms() -> tuple[list[Term], list[Term]]:
-    ext = current_app.extensions
-    if "ontology_terms" in ext:
-        return ext["ontology_terms"]
+    cache = per_graph("page_cache", dict)
+    if "ontology_terms" in cache:
+        return cache["ontology_terms"]
     onto, shapes = graphs()
     ns = current_app.extensions["kg"].base + "ontology#"
     classes, props = [], []
@@ -102,7 +122,7 @@ def terms() -> tuple[list[Term], list[Term]]:
                 owner = next(shapes.subjects(SH.property, ps), ps)
                 t.constraints.append(_constraints(shapes, ps, _short(shapes, owner), s))
             props.append(t)
-    ext["ontology_terms"] = (classes, props)
+    cache["ontology_terms"] = (classes, props)
     return classes, props
 
 

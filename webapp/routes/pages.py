@@ -10,7 +10,7 @@ import pyoxigraph as ox
 from flask import Blueprint, Response, abort, current_app, render_template, request, send_from_directory, url_for
 
 from kg import query, stats
-from kg.config import settings
+from kg.config import CODE_ROOT, settings
 from kg.store import prefixes
 from webapp.actions import COUNTRY_SCOPES, FACETS, ActionTable
 from webapp.chart import svg
@@ -35,7 +35,16 @@ BROWSE = [  # (class local name or IRI, heading) in the order the home page list
 PAGE_SIZE = 100          # rows of a long list per page
 SEARCH_PAGE_SIZE = 50    # search hits per page
 SUGGEST_ALL = 50_000     # up to this many entity pages, a 404 compares its path with all of them
-YASGUI_DIR = Path(__file__).resolve().parents[2] / "node_modules" / "@zazuko" / "yasgui" / "build"
+# YASGUI comes from npm, never committed: a wheel carries the two files the page loads
+# (setup.py copies them in when they were installed before the wheel was built); a
+# checkout serves them from node_modules/. Without either the page shows a plain form.
+YASGUI_DIRS = (Path(__file__).resolve().parents[1] / "vendor" / "yasgui",
+               CODE_ROOT / "node_modules" / "@zazuko" / "yasgui" / "build")
+
+
+def yasgui_dir() -> Path | None:
+    """The directory YASGUI is served from, or None when it is not installed."""
+    return next((d for d in YASGUI_DIRS if (d / "yasgui.min.js").is_file()), None)
 
 
 def repo():
@@ -216,18 +225,19 @@ def sparql_page():
     """The SPARQL editor (YASGUI, installed from npm) with every named query as an example."""
     examples = [{"name": q.name, "question": q.question, "description": q.description,
                  "sparql": settings().rebase(q.sparql)} for q in query.named_queries()]
-    return render_template("sparql.html", examples=examples, yasgui=(YASGUI_DIR / "yasgui.min.js").exists(),
+    return render_template("sparql.html", examples=examples, yasgui=yasgui_dir() is not None,
                            prefixes=prefixes())
 
 
 @bp.route("/favicon.ico")
 def favicon():
-    return send_from_directory(Path(__file__).resolve().parents[1] / "static", "favicon.svg",
+    return send_from_directory(current_app.static_folder, "favicon.svg",
                                mimetype="image/svg+xml", max_age=86400)
 
 
 @bp.route("/vendor/yasgui/<path:filename>")
 def yasgui_asset(filename: str):
-    if not YASGUI_DIR.is_dir():
+    directory = yasgui_dir()
+    if directory is None:
         abort(404)
-    return send_from_directory(YASGUI_DIR, filename, max_age=86400)
+    return send_from_directory(directory, filename, max_age=86400)

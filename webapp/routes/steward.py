@@ -144,12 +144,15 @@ def drop_pending(token: str) -> None:
 
 # an absolute path (/a/b, ~/a/b) not inside a URL; and a Python exception's class name
 def _short_path(path: str) -> str:
-    """Relative to the project when inside it, else the file name."""
+    """Relative to the project (or to the sources) when inside it, else the file name."""
     p = Path(path).expanduser()
-    try:
-        return str(p.resolve().relative_to(settings().root.resolve()))
-    except (ValueError, OSError, RuntimeError):
-        return p.name or "(a file)"
+    s = settings()
+    for top in (s.project_dir, s.root):
+        try:
+            return str(p.resolve().relative_to(top.resolve()))
+        except (ValueError, OSError, RuntimeError):
+            continue
+    return p.name or "(a file)"
 
 
 def public_message(text: str) -> str:
