@@ -216,8 +216,21 @@ def check_addition(addition: Graph, store, replace: bool = False):
     Returns kg.changes.CheckResult: the report (grouped by focus node in its text()),
     the changed single-valued facts as a diff, and with replace=True the old facts
     that the build takes out (result.removed)."""
-    from kg.addition_checks import CheckContext, run_checks
-    from kg.changes import CheckResult, check_size
+    from kg.addition_checks import run_checks
+    from kg.changes import CheckResult
+
+    ctx = context_for(addition, store, replace)
+    order = SEVERITY_ORDER
+    findings = sorted(set(run_checks(ctx)), key=lambda f: (order.get(f.severity, 9), f.focus, f.path or "",
+                                                           f.value or "", f.message))
+    return CheckResult(report=Report(findings), changes=ctx.changes, removed=ctx.removed)
+
+
+def context_for(addition: Graph, store, replace: bool = False) -> CheckContext:
+    """The CheckContext of an addition, neighbourhood built, before any check runs:
+    what check_addition hands to kg.addition_checks (and tests run single checks on)."""
+    from kg.addition_checks import CheckContext
+    from kg.changes import check_size
 
     s = settings()
     check_size(addition)  # KG_MAX_ADDITION_ENTITIES, before any work
@@ -227,10 +240,7 @@ def check_addition(addition: Graph, store, replace: bool = False):
     context = _existing(ctx)
     _diff(ctx)
     _neighbourhood(ctx, context - set(ctx.removed))
-    order = SEVERITY_ORDER
-    findings = sorted(set(run_checks(ctx)), key=lambda f: (order.get(f.severity, 9), f.focus, f.path or "",
-                                                           f.value or "", f.message))
-    return CheckResult(report=Report(findings), changes=ctx.changes, removed=ctx.removed)
+    return ctx
 
 
 def _accepted(ctx: CheckContext) -> None:
