@@ -181,6 +181,24 @@ def test_build_stats_and_queries(installed, built):
     head, *rows = q.stdout.splitlines()
     assert head.split(",")[:3] == ["unit", "unitLabel", "measures"] and rows
     assert any("Zarafshon" in row for row in rows)
+    # the curated links name their review files as in the repository, not by a site-packages path
+    src = installed.kg("query", "SELECT DISTINCT ?s WHERE { ?a a bkd:CuratedAnnotation ; ?p ?s . "
+                       'FILTER(isLiteral(?s) && CONTAINS(STR(?s), "reviews/")) }', "--format", "csv",
+                       env=env, cwd=work)
+    assert src.returncode == 0, src.stderr
+    assert sorted(src.stdout.split()[1:]) == ["data/curation/reviews/annex-links.csv",
+                                              "data/curation/reviews/shared-actions.csv"], src.stdout
+
+
+def test_the_packaged_graph_is_the_checkouts(built, pristine):
+    """The wheel's build has the named graphs and the triple counts of a build of this
+    tree without change sets (conftest's pristine dist/)."""
+    from kg.build import read_manifest
+
+    _, _, dist = built
+    mine, theirs = read_manifest(dist), read_manifest(pristine)
+    assert mine["triples"] == theirs["triples"] and mine["triples"]["total"] > 0
+    assert sorted(mine["graphs"]) == sorted(theirs["graphs"])
 
 
 def _free_port() -> int:
@@ -242,14 +260,14 @@ def _question(name: str) -> str:
 
 
 PAGES = {  # path -> text the page shows when it really rendered the graph
-    "/": "Bukhara",
+    "/": "Draft Work Programme for the Bukhara Deer (2025-2032)",
     "/measures": 'href="/measure/2.10"',
-    "/matrix": "/planning-unit/",
+    "/matrix": "Themes × planning units",
     "/browse/Measure": 'href="/measure/2.10"',
-    "/search?q=deer": "/measure/",
-    "/trace/": "/trace/",
+    "/search?q=deer": 'href="/measure/',
+    "/trace/": "Trace an action",
     "/ontology": 'id="Measure"',
-    "/measure/2.10": "2.10",
+    "/measure/2.10": "Measure 2.10</h1>",
     "/download/": "graph.ttl",
 }
 
