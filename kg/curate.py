@@ -508,6 +508,7 @@ def report(store, directory: Path | None = None) -> Report:
 # ---------------------------------------------------------------- threats the text names
 
 THREAT_TERMS_NAME = "threat-terms.csv"
+TERM_COLUMNS = ("term", "pattern", "threat_code", "note")
 
 
 def threat_terms_file() -> Path:
@@ -516,7 +517,6 @@ def threat_terms_file() -> Path:
     from kg.config import settings
 
     return settings().data_dir / "curation" / THREAT_TERMS_NAME
-TERM_COLUMNS = ("term", "pattern", "threat_code", "note")
 
 
 def threat_terms(path: Path | None = None) -> list[ThreatTerm]:
