@@ -2,6 +2,7 @@
 #   make run   create .venv, install, build + validate the graph, serve it on http://127.0.0.1:5000
 #   make test  install the system packages the tests need (apt-get, when run as root),
 #              create .venv, install, run the whole test suite
+#   make test-fast  create .venv, install, run the fast tier (no Chromium, Java or Virtuoso needed)
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -12,7 +13,7 @@ PORT   ?= 5000
 # the persistent, embedded Oxigraph store (kg.store); memory and sparql are the others
 export KG_STORE ?= oxigraph
 
-.PHONY: run test build validate serve bench clean system-deps
+.PHONY: run test test-fast build validate serve bench clean system-deps
 
 # command:Debian package the tests need: java (HermiT, owlready2's reasoner), chromium
 # (real-browser tests), npm (YASGUI), curl (the documented endpoint examples),
@@ -57,7 +58,13 @@ system-deps:
 	fi
 
 test: system-deps $(STAMP) $(NODE_STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --strict-markers
+
+# The fast tier (docs/development.md): the suite without the tests that need Chromium,
+# Java or Virtuoso and without the slow ones (markers of tests/conftest.py). No system-deps:
+# of the system it uses only git and curl.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q --strict-markers -m "not browser and not java and not virtuoso and not slow"
 
 # The engines at 1x-1000x (kg bench: docs/benchmarks.md; about an hour on 2 cores),
 # then the web latency report of the shipped graph. Options go through BENCH_ARGS and

@@ -19,6 +19,23 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE = ROOT / "data" / "source" / "UNEP-CMS-BKD-MOS3-Doc.4.txt"
 
+# The test tiers (docs/development.md): what a test needs beyond the virtualenv, and the
+# slow ones. `make test-fast` deselects all four; `make test` runs everything. The Makefile
+# runs pytest with --strict-markers, and tests/test_tiers.py checks that a test needing one
+# of these tools carries its marker.
+MARKERS = {
+    "browser": "needs Chromium (headless, driven by Playwright): the `browser` fixture",
+    "java": "needs a Java runtime (HermiT through owlready2)",
+    "virtuoso": "needs OpenLink Virtuoso (virtuoso-t): tests/virtuoso_server.py",
+    "slow": "takes a second or more, or is in a module taking more than about 5 s (measured with "
+            "--durations on 2 cores); kept out of `make test-fast`",
+}
+
+
+def pytest_configure(config):
+    for name, text in MARKERS.items():
+        config.addinivalue_line("markers", f"{name}: {text}")
+
 
 @pytest.fixture(scope="session")
 def dist(tmp_path_factory) -> Path:

@@ -77,6 +77,7 @@ def query_cells(out: str, store: str) -> list[str]:
     return row.group(1).split(" | ")
 
 
+@pytest.mark.java
 def test_kg_bench_measures_an_engine_and_writes_its_section(bench_dir, tmp_path):
     """`kg bench` (benchmarks/scale.py via kg/cli.py): one engine at 1x, HermiT on; the
     tables go between the markers of --output and the hand-written rest stays."""
@@ -112,6 +113,7 @@ def test_kg_bench_measures_an_engine_and_writes_its_section(bench_dir, tmp_path)
     assert results["1/oxigraph"]["check_no_violations"] is True
 
 
+@pytest.mark.virtuoso
 def test_scale_module_measures_the_sparql_engine(bench_dir):
     """`python -m benchmarks.scale`, the same benchmark without the CLI, on the sparql
     engine: a throw-away Virtuoso (benchmarks/virtuoso_server.py) is started and loaded."""
@@ -127,6 +129,7 @@ def test_scale_module_measures_the_sparql_engine(bench_dir):
     assert not list(bench_dir.glob("virtuoso-*")), "the server's directory is removed"
 
 
+@pytest.mark.slow
 def test_web_benchmark_reports_every_page_and_query(bench_dir):
     """`python -m benchmarks.web` (the second half of `make bench`): p50 and p95 of every
     page type, and of every competency query on the engine and through /sparql."""
@@ -157,6 +160,7 @@ def test_web_benchmark_reports_every_page_and_query(bench_dir):
     assert total and int(total.group(2)) == len(page_rows) + len(query_rows), out
 
 
+@pytest.mark.slow
 def test_check_benchmark_reports_check_times_by_graph_size(bench_dir):
     """`python -m benchmarks.check` at 1x and 2x: check p50/p95, full validation, and the
     broken measure caught at each size."""
@@ -176,6 +180,7 @@ def test_check_benchmark_reports_check_times_by_graph_size(bench_dir):
     assert per_triple and int(per_triple.group(1)) > 0, out
 
 
+@pytest.mark.slow
 def test_check_scale_benchmark_reports_time_per_entity(bench_dir):
     """`python -m benchmarks.check_scale` at two tiny sizes, above a lowered entity limit
     (the benchmark raises the limit for its own run)."""
@@ -190,6 +195,7 @@ def test_check_scale_benchmark_reports_time_per_entity(bench_dir):
     assert rows[0][5] == "" and number(rows[1][5]) > 0  # the ratio to the previous size
 
 
+@pytest.mark.slow
 def test_load_benchmark_reports_pages_with_and_without_attack(bench_dir):
     """`python -m benchmarks.load` with 2 attackers for 1 s per phase: a real `kg serve`,
     page p50/p95/max in both phases, the attackers' answers and the p95 under attack."""

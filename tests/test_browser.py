@@ -13,6 +13,8 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
+pytestmark = pytest.mark.browser  # headless Chromium
+
 ROOT = Path(__file__).resolve().parent.parent
 SHOTS = ROOT / "test-artifacts" / "browser"
 SHOTS.mkdir(parents=True, exist_ok=True)

@@ -21,6 +21,8 @@ import pytest
 
 from conftest import new_measure, running_server
 
+pytestmark = pytest.mark.browser  # headless Chromium
+
 ROOT = Path(__file__).resolve().parent.parent
 SHOTS = ROOT / "test-artifacts" / "steward"
 SHOTS.mkdir(parents=True, exist_ok=True)

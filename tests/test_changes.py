@@ -67,6 +67,7 @@ def test_check_reports_violations_grouped_by_entity(ws):
     assert "section/9.0" in out, "the closest existing section is suggested"
 
 
+@pytest.mark.slow
 def test_add_history_revert_round_trip(ws):
     code, out, err = ws("add", str(EXAMPLE), "--by", "Test Steward", "--source", "test suite")
     assert code == 0, out + err
@@ -102,6 +103,7 @@ def test_add_refuses_nonconforming_and_writes_nothing(ws):
     assert snapshot(ws.dist, ws.additions) == before
 
 
+@pytest.mark.slow
 def test_number_already_taken_and_replace(ws, tmp_path):
     f = tmp_path / "dup.ttl"
     f.write_text(EXAMPLE.read_text().replace("measure:9.4", "measure:9.3").replace('"9.4"', '"9.3"')
@@ -122,6 +124,7 @@ def test_number_already_taken_and_replace(ws, tmp_path):
     ("rows.csv", b"iri,number\nx,1\n", r"column"),
     ("notes.txt", b"hello", r"unknown file type"),
 ])
+@pytest.mark.slow
 def test_bad_input_is_refused_precisely(ws, tmp_path, name, content, pattern):
     import re
 
@@ -166,6 +169,7 @@ def test_failure_while_building_leaves_everything_as_before(ws, monkeypatch):
     assert not list((ws.dist / ".staging").glob("*")), "staging directory cleaned up"
 
 
+@pytest.mark.slow
 def test_failure_at_commit_leaves_everything_as_before(ws, monkeypatch):
     from kg import changes, rdfio
 
@@ -183,6 +187,7 @@ def test_failure_at_commit_leaves_everything_as_before(ws, monkeypatch):
     assert snapshot(ws.dist, ws.additions) == before
 
 
+@pytest.mark.slow
 def test_concurrent_accepts_both_survive(ws, tmp_path):
     files = []
     for n in ("9.4", "9.5", "9.6"):
@@ -199,6 +204,7 @@ def test_concurrent_accepts_both_survive(ws, tmp_path):
     assert sorted(numbers.split()) == ["9.4", "9.5", "9.6"]
 
 
+@pytest.mark.slow
 def test_build_layers_changesets_from_files(ws):
     code, _, err = ws("add", str(EXAMPLE), "--by", "T", "--source", "s")
     assert code == 0, err
@@ -243,6 +249,7 @@ def test_newline_in_by_is_refused_on_the_command_line(ws):
     assert snapshot(ws.dist, ws.additions) == before
 
 
+@pytest.mark.slow
 def test_source_whitespace_becomes_one_line(ws):
     from rdflib import URIRef
 
@@ -290,6 +297,7 @@ def tree(root: Path) -> set[str]:
     return {str(p.relative_to(root)) for p in root.rglob("*")}
 
 
+@pytest.mark.slow
 def test_writers_keep_their_files_under_dist(ws):
     outside = {p for p in tree(ws.tmp) if not p.startswith("dist")}
     code, out, err = ws("add", str(EXAMPLE), "--by", "T", "--source", "s")
@@ -301,6 +309,7 @@ def test_writers_keep_their_files_under_dist(ws):
     assert list((ws.dist / ".staging").iterdir()) == [], "staging emptied"
 
 
+@pytest.mark.slow
 def test_leftovers_of_killed_writers_are_removed_by_the_next_writer(ws):
     """Simulated: what a writer killed mid-way leaves (this version's staging folder,
     an old version's staging folder next to dist/ and its lock in the additions
@@ -325,6 +334,7 @@ def test_leftovers_of_killed_writers_are_removed_by_the_next_writer(ws):
     assert sorted(p.suffix for p in ws.additions.iterdir()) == [".trig"]
 
 
+@pytest.mark.slow
 def test_a_running_writers_staging_folder_is_not_removed(ws):
     """Leftovers are removed under the lock only: while a writer holds it, another
     writer waits and cannot touch its staging folder."""
@@ -362,6 +372,7 @@ def test_a_running_writers_staging_folder_is_not_removed(ws):
     assert waited == [True]
 
 
+@pytest.mark.slow
 def test_a_killed_kg_add_is_cleaned_up_by_the_next(ws, tmp_path):
     """A real kill: `kg add` is stopped with SIGKILL while its staging folder exists;
     nothing is committed, and the next `kg add` removes the folder and succeeds."""

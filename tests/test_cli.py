@@ -99,6 +99,7 @@ def test_construct_query(kg):
     (["query"], r"give a query"),
     (["validate", "does-not-exist.ttl"], r"does-not-exist.ttl: no such file"),
 ])
+@pytest.mark.slow
 def test_bad_input_is_one_clear_line(kg, args, pattern):
     code, out, err = kg(*args)
     assert code == 2
@@ -113,6 +114,7 @@ def test_bad_input_is_one_clear_line(kg, args, pattern):
     (b"\xff\xfe\x00a", r"binary file|not UTF-8"),
     (b"caf\xe9 <a> <b> .", r"not UTF-8"),
 ])
+@pytest.mark.slow
 def test_validate_rejects_unreadable_files(kg, tmp_path, content, pattern):
     f = tmp_path / "bad.ttl"
     f.write_bytes(content)
@@ -133,6 +135,7 @@ def test_missing_build_is_explained(kg, tmp_path):
     assert code == 2 and "run `kg build` first" in err
 
 
+@pytest.mark.slow
 def test_build_writes_all_formats_and_base_is_configurable(kg, tmp_path):
     base = "http://127.0.0.1:5000/"
     code, out, err = kg("build", "--dist", str(tmp_path), env={"KG_BASE": base})

@@ -164,6 +164,7 @@ def _append(path: Path, row: list[str]) -> int:
     ("shared", ["1.1", "1.2", "0.5", "same", "no-such-action", "A shared action without a definition."],
      "shared_action 'no-such-action' has no definition block"),
 ])
+@pytest.mark.slow
 def test_a_bad_decision_fails_the_build_naming_the_file_and_row(tmp_path, monkeypatch, kind, row, names):
     d = _copy_reviews(tmp_path)
     path = reviews.path_of(kind, d)

@@ -67,6 +67,7 @@ def test_round_trip_of_exported_rows_renumbered(rows, data):
     assert not [s for s in g.subjects() if str(s) in {r["_old"] for r in renumbered}]
 
 
+@pytest.mark.slow
 def test_all_exported_rows_convert_to_the_shipped_facts(rows, data):
     g = csv_to_graph(export.to_csv(rows), "all.csv")
     preds = set(g.predicates())
@@ -280,6 +281,7 @@ def write(f, rows_: list[dict]) -> None:
     f.write_text(buf.getvalue())
 
 
+@pytest.mark.slow
 def test_round_trip_unchanged_export_is_already_present(ws):
     f, rows_ = exported(ws)
     assert any(r[c] for r in rows_ for c in export.CURATED), "the export fills curated columns"
@@ -291,6 +293,7 @@ def test_round_trip_unchanged_export_is_already_present(ws):
     assert "curated column annex_items_in_part of measure 2.1 matches the graph: ignored" in out
 
 
+@pytest.mark.slow
 def test_round_trip_new_row_is_accepted(ws):
     f, rows_ = exported(ws)
     base = next(r for r in rows_ if r["iri"].endswith("/measure/2.1"))
@@ -306,6 +309,7 @@ def test_round_trip_new_row_is_accepted(ws):
     assert [s[0].value for s in res] == ["GOs with advice by NGOs"]
 
 
+@pytest.mark.slow
 def test_round_trip_changed_curated_cell_is_refused(ws):
     f, rows_ = exported(ws)
     for r in rows_:
@@ -320,6 +324,7 @@ def test_round_trip_changed_curated_cell_is_refused(ws):
     assert not list(ws.additions.iterdir())
 
 
+@pytest.mark.slow
 def test_round_trip_keeps_a_formula_neutralised_cell(ws):
     """A text starting with = is exported as '=... (not a formula in a spreadsheet)
     and read back without the apostrophe: the re-imported export is already present."""

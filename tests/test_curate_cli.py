@@ -192,6 +192,7 @@ def test_too_large_a_graph_is_not_ranked(store, monkeypatch):
 
 # ---------------------------------------------------------------- the command
 
+@pytest.mark.slow
 def test_kg_curate_suggest_prints_the_undecided_pairs(kg, store, partly_decided):
     env = {"KG_REVIEWS_DIR": str(partly_decided)}
     want = curate.suggest(store, directory=partly_decided)
@@ -245,6 +246,7 @@ def test_kg_curate_suggest_bad_input_is_one_line(kg, args, message):
     assert err.count("\n") == 1 and message in err and "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_kg_curate_report(kg, store):
     code, out, err = kg("curate", "report", "--format", "json")
     assert code == 0, err
@@ -275,6 +277,7 @@ def test_kg_curate_report(kg, store):
 
 # ---------------------------------------------------------------- a measure added by a change set
 
+@pytest.mark.slow
 def test_a_measure_added_by_a_change_set_gets_suggestions(kg, dist, store, tmp_path):
     """A steward adds measure 9.4 whose text is close to an Annex 1 item: it is in the
     store at once, and `kg curate suggest --for` it lists that item (no decision yet)."""

@@ -14,6 +14,8 @@ import pytest
 from conftest import new_measure, steward_paths
 from kg import changes, cli, curate
 
+pytestmark = pytest.mark.slow  # each decision is checked and recorded as a change set: seconds per test
+
 BASE = "https://w3id.org/bukhara-deer/"
 B = BASE + "ontology#"
 PASSWORD = "correct horse battery"

@@ -11,6 +11,8 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
+import pytest
+
 from conftest import source_text
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -93,6 +95,7 @@ def test_annex_links_of_the_issue(store):
     assert all(eco <= feed[a] for a in fed_by_eco), "an eco-tourism occurrence feeds an item the others do not"
 
 
+@pytest.mark.slow
 def test_another_species_action_is_traced_after_kg_add(dist, tmp_path):
     d, adds = tmp_path / "dist", tmp_path / "additions"
     shutil.copytree(dist, d)

@@ -139,6 +139,7 @@ def test_broken_measure_is_caught_by_the_shapes(results):
     assert shaped, "SHACL findings carry their shape"
 
 
+@pytest.mark.slow
 def test_incremental_agrees_with_full_validation(store):
     """On a broken fixture: the same Violation (focus, path) pairs for the addition's
     entities as a full validation of the merged graph."""
@@ -210,6 +211,7 @@ def test_report_groups_by_focus_with_compact_iris(results):
     assert lines[-1].startswith("SHACL conforms: false (") and "; no violations: false (2 violations" in lines[-1]
 
 
+@pytest.mark.slow
 def test_neighbourhood_inference_matches_the_rules():
     """kg.rules.infer runs kg.rules.RULES on Oxigraph; it must give what the same rules
     give when rdflib's own SPARQL engine applies them until nothing new appears."""
@@ -356,6 +358,7 @@ def _work(store, addition: Graph) -> dict[str, int]:
     return counts
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("shape", ["valid", "same-number", "dangling"])
 def test_check_cost_grows_linearly(store, shape):
     """Doubling the addition at most ~doubles the work. A quadratic step (a scan of the

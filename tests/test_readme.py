@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
@@ -216,6 +217,7 @@ def steward_workspace(dist: Path, tmp: Path) -> tuple[Path, Path]:
     return d, adds
 
 
+@pytest.mark.slow
 def test_readme_steward_walkthrough_prints_what_it_says(dist, tmp_path):
     found = blocks(STEWARD_PAGE.read_text(encoding="utf-8"), "steward")
     assert [c for c, _ in found] == STEWARD, "walk-through of docs/stewardship.md out of date: run tests/test_readme.py"
@@ -224,6 +226,7 @@ def test_readme_steward_walkthrough_prints_what_it_says(dist, tmp_path):
         assert normalize(run(command, d, adds)) == normalize(shown.rstrip("\n")), command
 
 
+@pytest.mark.java
 def test_readme_examples_print_what_it_says(dist):
     found = example_blocks()
     assert [c for c, _ in found] == EXAMPLES, "examples in docs/ out of date: run tests/test_readme.py"

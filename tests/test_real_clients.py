@@ -22,6 +22,8 @@ import pytest
 import rdflib
 from rdflib.compare import isomorphic
 
+pytestmark = pytest.mark.slow  # a real server and external clients (rapper, node)
+
 ROOT = Path(__file__).resolve().parent.parent
 COMUNICA = ROOT / "node_modules" / "@comunica" / "query-sparql"
 COMUNICA_SCRIPT = Path(__file__).with_name("comunica_query.js")

@@ -127,6 +127,7 @@ def test_source_parser_sees_both_tables():
 # (a) the shipped graph is consistent
 # --------------------------------------------------------------------------------------
 
+@pytest.mark.java
 def test_shipped_graph_is_consistent(shipped):
     assert shipped.consistent, shipped.explanation
     assert shipped.explanation is None
@@ -138,6 +139,7 @@ def test_shipped_graph_is_consistent(shipped):
 # (b) HermiT = SPARQL rules = the source text
 # --------------------------------------------------------------------------------------
 
+@pytest.mark.java
 @pytest.mark.parametrize("name", rules.DEFINED_CLASSES)
 def test_hermit_agrees_with_rules(shipped, shipped_graph, name):
     expected = rule_members(shipped_graph)[name]
@@ -145,6 +147,7 @@ def test_hermit_agrees_with_rules(shipped, shipped_graph, name):
     assert got == expected, f"only HermiT: {sorted(got - expected)}; only rules: {sorted(expected - got)}"
 
 
+@pytest.mark.java
 @pytest.mark.parametrize("name", rules.DEFINED_CLASSES)
 def test_hermit_agrees_with_source_text(shipped, name):
     expected = expected_from_source()[name]
@@ -161,6 +164,7 @@ def test_hermit_agrees_with_source_text(shipped, name):
     ("measure-and-annex1-item.ttl", "measure/99.1", ("bkd:Measure", "bkd:Annex1Item")),
     ("footnote-and-quality-note.ttl", "quality-note/clash", ("bkd:Footnote", "bkd:DataQualityNote")),
 ])
+@pytest.mark.java
 def test_inconsistent_fixture_is_explained(java, fixture, individual, classes, tmp_path, monkeypatch):
     monkeypatch.setattr("tempfile.tempdir", str(tmp_path))  # where owlready2 writes HermiT's input
     result = reason(ontology_plus(fixture))
@@ -172,6 +176,7 @@ def test_inconsistent_fixture_is_explained(java, fixture, individual, classes, t
     assert list(tmp_path.iterdir()) == [], "reasoning left temporary files behind"
 
 
+@pytest.mark.java
 def test_ill_typed_literal_is_inconsistent_not_a_crash(java):
     result = reason(ontology_plus("ill-typed-literal.ttl"))
     assert result.consistent is False
@@ -186,6 +191,7 @@ def test_explanation_falls_back_to_a_generic_sentence():
 # (d) the inferred graph holds only rdf:type triples of the defined classes
 # --------------------------------------------------------------------------------------
 
+@pytest.mark.java
 def test_inferred_graph_is_only_defined_class_types(shipped, shipped_graph):
     ns = settings().ontology_ns
     defined = {URIRef(ns + name) for name in rules.DEFINED_CLASSES}
@@ -198,6 +204,7 @@ def test_inferred_graph_is_only_defined_class_types(shipped, shipped_graph):
     assert dict(shipped.inferred.namespaces())["bkd"] == URIRef(ns)
 
 
+@pytest.mark.java
 def test_defined_classes_on_a_rebased_fixture(java, monkeypatch):
     """Asserted members stay out of `inferred`; countries count as distinct without an
     explicit owl:AllDifferent; sub-properties

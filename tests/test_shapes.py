@@ -124,6 +124,7 @@ def messages() -> list[re.Pattern]:
 
 # ---------------------------------------------------------------- the shipped graph
 
+@pytest.mark.slow
 def test_shipped_graph_has_no_violations_with_exactly_the_expected_warnings(shipped_report, parts):
     """No violation; the source's own gap (no priority for annex items 4.1 and 4.2)
     warns; and every warning or info concerns an entity whose gap a data-quality note
@@ -146,12 +147,14 @@ def test_shipped_graph_has_no_violations_with_exactly_the_expected_warnings(ship
         f"(0 violations, {c['Warning']} warnings, {c['Info']} infos)")
 
 
+@pytest.mark.slow
 def test_validate_files_matches_the_fast_path(fixture_reports):
     """The tests below use a cached merge; validate_files must give the same findings."""
     name = "duplicate-numbers.ttl"
     assert validate.validate_files([FIXTURES / name]).findings == fixture_reports[name].findings
 
 
+@pytest.mark.slow
 def test_report_text_and_json(fixture_reports):
     r = fixture_reports["dangling-section.ttl"]
     text = r.text()
@@ -177,6 +180,7 @@ def test_invalid_extra_file_raises_bad_input(tmp_path):
 
 # ---------------------------------------------------------------- broken fixtures
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fixture", FIXTURE_FILES, ids=lambda p: p.stem)
 def test_fixture_findings(fixture, fixture_reports, messages):
     header = fixture.read_text(encoding="utf-8").splitlines()[0]
@@ -201,6 +205,7 @@ def test_fixture_findings(fixture, fixture_reports, messages):
     assert report.shacl_conforms is False          # every fixture expects at least one result
 
 
+@pytest.mark.slow
 def test_every_fixture_finding_has_a_shapes_message(fixture_reports, messages):
     """No finding anywhere falls back to pyshacl's generated text."""
     for name, report in fixture_reports.items():
@@ -252,12 +257,14 @@ def test_shapes_file_uses_the_default_base():
     assert "https://w3id.org/bukhara-deer/shapes#" in text
 
 
+@pytest.mark.slow
 def test_nested_results_are_not_reported(fixture_reports):
     """The sh:node check behind bkd:concerns explains itself on the note, not on the IRI."""
     r = fixture_reports["quality-note-dangling.ttl"]
     assert not [f for f in r.findings if f.focus.endswith("measure/99.99")], r.text()
 
 
+@pytest.mark.slow
 def test_validation_follows_kg_base(monkeypatch):
     monkeypatch.setenv("KG_BASE", "https://example.org/bd/")
     r = validate.validate_files()
@@ -331,6 +338,7 @@ def test_violation_fails_both_verdicts(parts):
     assert json.loads(r.to_json_text())["conforms"] is False and not r.to_json()["no_violations"]
 
 
+@pytest.mark.slow
 def test_json_results_are_pyshacls(parts):
     """Counts and results come from pyshacl's results graph, not from the merged findings."""
     g = merged_with(parts, FIXTURES / "duplicate-numbers.ttl")
@@ -406,6 +414,7 @@ def _result_keys(results: Graph, *, without_sparql: bool = False) -> set[tuple]:
     return out
 
 
+@pytest.mark.slow
 def test_core_shapes_agree_with_the_full_shapes_minus_sparql(parts, dist):
     """dist/shapes-core.ttl (kg build) with SHACL Core only (advanced=False) reports exactly
     what the full shapes report minus the SHACL-SPARQL results."""

@@ -400,6 +400,7 @@ def slow_client(dist):
     close(a)
 
 
+@pytest.mark.slow
 def test_timeout_kills_query_and_endpoint_keeps_serving(slow_client):
     t = time.perf_counter()
     r = send(slow_client, "get", EXPLOSIVE)

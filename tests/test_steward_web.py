@@ -255,6 +255,7 @@ def test_csrf_missing_or_wrong_is_refused(steward, env):
 # Check, accept, history, revert
 # ---------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_check_accept_history_revert(steward, env, app):
     client, token = steward
     before = snapshot(env)
@@ -345,6 +346,7 @@ def test_new_entity_in_report_is_marked_new(steward):
     assert re.search(r'title="https://w3id.org/bukhara-deer/measure/10.1">[^<]*</span> <span class="new">new', html)
 
 
+@pytest.mark.slow
 def test_accept_rechecks_against_the_current_graph(steward, env):
     """Two checks that each conform, but not together: the second accept is refused (409)."""
     client, token = steward
@@ -413,6 +415,7 @@ BAD_UPLOADS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", list(BAD_UPLOADS))
 def test_bad_upload_gets_a_precise_error_and_writes_nothing(steward, env, case):
     client, token = steward
@@ -507,6 +510,7 @@ def test_csv_upload_is_checked_like_turtle(steward, env):
     assert changeset_files(env) == []
 
 
+@pytest.mark.slow
 def test_the_same_check_is_accepted_once(steward, env, app):
     """Two tabs (or a double click) accepting one check at the same time: one change set."""
     from concurrent.futures import ThreadPoolExecutor

@@ -121,6 +121,7 @@ def answer(result) -> object:
     return {r["g"].value for r in rows}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", LOCAL)
 def test_dataset_clauses_and_protocol_dataset(stores, quads, kind):
     st = stores[kind]
@@ -128,6 +129,7 @@ def test_dataset_clauses_and_protocol_dataset(stores, quads, kind):
         assert answer(st.query(text, **protocol)) == expected, (kind, text, protocol)
 
 
+@pytest.mark.virtuoso
 def test_dataset_clauses_on_virtuoso(sparql_env, quads):
     """The same cases through the sparql store: Virtuoso left to itself ranges GRAPH ?g
     over its system graphs, adds FROM to default-graph-uri, and gives FROM without
@@ -217,6 +219,7 @@ def exact_literals(quads: list[ox.Quad]) -> set[ox.Triple]:
             and (q.object.language or q.object.datatype.value in keep)}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", LOCAL)
 @pytest.mark.parametrize("text", EVERYTHING)
 def test_construct_everything_is_the_dump(stores, quads, kind, text):
@@ -239,6 +242,7 @@ def test_quads_give_literals_as_built(stores, quads, kind):
     assert [q.object for q in stores[kind].quads(None, p, two)] == [two]
 
 
+@pytest.mark.virtuoso
 def test_construct_everything_on_virtuoso_is_the_dump(sparql_env, quads):
     st = _store(sparql_env, "sparql")
     for text in EVERYTHING:
@@ -381,6 +385,7 @@ def test_rdflib_failure_is_a_clear_error(stores, dist):
 # ---------------------------------------------------------------------------------
 # docs/stores.md
 
+@pytest.mark.slow
 def test_stores_page_examples_print_what_they_say(dist):
     """The console examples of docs/stores.md (dataset clauses, datatypes per engine)
     are run and their output compared, as tests/test_readme.py does for other pages."""

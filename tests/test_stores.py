@@ -142,6 +142,7 @@ def test_replace_and_remove_graph(dist, tmp_path, kind):
 # ---------------------------------------------------------------------------------
 # The persistent Oxigraph store
 
+@pytest.mark.slow
 def test_build_loads_a_generation_that_reopens_read_only(tmp_path):
     env = {**os.environ, "KG_DIST": str(tmp_path / "dist"), "KG_STORE": "oxigraph"}
     p = subprocess.run([str(KG), "build", "--no-validate"], capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
@@ -210,6 +211,7 @@ def test_sparql_store_without_url_or_server_is_a_clear_error(dist):
     assert p.returncode == 3 and "unreachable" in p.stderr and "Traceback" not in p.stderr
 
 
+@pytest.mark.slow
 def test_running_app_follows_a_change_set_added_from_the_cli(dist, tmp_path, monkeypatch):
     """`kg add` in another process publishes a new generation; the running web app
     notices it (within a second) and shows the new measure."""

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # synthetic graphs generated and validated: seconds per test
+
 ROOT = Path(__file__).resolve().parent.parent
 KG = Path(sys.executable).with_name("kg")
 

@@ -144,6 +144,7 @@ def test_the_report_counts_the_actions_with_no_tag_at_all(store, dataset):
     (THREAT["8"], False),       # a broader class matches
     (THREAT["7.2"], True),      # an unrelated class does not
 ])
+@pytest.mark.slow
 def test_a_tag_taken_away_or_changed_shows_in_the_list(dataset, replacement, listed):
     """On a copy of the graph with measure 7.6's tag (predators, 8.2) replaced."""
     from kg.stores.memory import MemoryStore

@@ -17,6 +17,8 @@ import pytest
 from kg import query as kgquery
 from test_stores import canonical
 
+pytestmark = pytest.mark.virtuoso  # every test here runs against the Virtuoso server
+
 ROOT = Path(__file__).resolve().parent.parent
 KG = Path(sys.executable).with_name("kg")
 EXAMPLE = ROOT / "docs" / "examples" / "new-measure.ttl"

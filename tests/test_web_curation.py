@@ -577,6 +577,7 @@ def test_annotation_and_curated_pages_stay_readable(client, store):
 
 # ---------------------------------------------------------------- a planner's path
 
+@pytest.mark.slow
 def test_planner_reaches_every_measure_of_each_theme_from_browse(client, store):
     """From /browse/Theme, follow links two steps (theme page, then its trace pages and
     filtered lists): every action of every theme is reached."""
@@ -598,6 +599,7 @@ def test_planner_reaches_every_measure_of_each_theme_from_browse(client, store):
 
 # ---------------------------------------------------------------- other species
 
+@pytest.mark.slow
 def test_cami_action_of_another_species_has_its_own_column(tmp_path_factory, dist):
     """With the cross-species example loaded, the matrix gains a column for the CAMI
     programme, its cell lists the saiga action, and that action can be traced."""

@@ -44,6 +44,7 @@ def test_home_shows_document_counts_and_chart(client, store):
     assert bar_total == 92, "the chart counts every measure and annex item once"
 
 
+@pytest.mark.slow
 def test_every_entity_is_reachable_from_home(client, store):
     """Breadth-first crawl of local links from the home page."""
     seen, queue = set(), deque(["/"])

@@ -55,11 +55,13 @@ def test_the_suites_are_read(root):
     assert not empty, f"no query-evaluation test read in {empty}"
 
 
+@pytest.mark.virtuoso
 def test_the_run_fits_its_budget(run):
     _, seconds = run
     assert seconds < BUDGET_SECONDS, f"the conformance run took {seconds:.0f} s (budget {BUDGET_SECONDS} s)"
 
 
+@pytest.mark.virtuoso
 @pytest.mark.parametrize("engine", ENGINES)
 def test_engine_fails_exactly_the_pinned_tests(run, engine):
     outcomes, _ = run
@@ -69,6 +71,7 @@ def test_engine_fails_exactly_the_pinned_tests(run, engine):
     assert problem is None, problem
 
 
+@pytest.mark.virtuoso
 def test_conformance_doc_is_generated_from_this_run(run, root):
     outcomes, _ = run
     current = section(DOC.read_text(encoding="utf-8"))

@@ -58,6 +58,7 @@ def jsonld_documents(url: str) -> dict[str, object]:
     }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", list(jsonld_documents("http://x")))
 def test_jsonld_with_a_remote_context_is_refused_unfetched(listener, case):
     from kg.changes import parse_input
@@ -158,6 +159,7 @@ def test_entity_limit_default_and_setting(monkeypatch):
     assert settings().max_addition_entities == 250
 
 
+@pytest.mark.slow
 def test_check_scale_benchmark_runs(capsys, monkeypatch):
     """Smoke run of benchmarks/check_scale.py at tiny sizes, with the entity limit below
     them (the benchmark raises it for its own run, and restores it)."""

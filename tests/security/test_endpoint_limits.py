@@ -136,6 +136,7 @@ def test_memory_bomb_stops_its_worker_not_the_server(guarded):
         time.sleep(0.2)
 
 
+@pytest.mark.slow
 def test_admission_control_refuses_at_once_when_full(guarded):
     """One worker, no queue: while a slow query runs, the next gets 503 at once
     (it does not hold a server thread for the whole timeout)."""
@@ -162,6 +163,7 @@ def test_admission_control_refuses_at_once_when_full(guarded):
         time.sleep(0.2)
 
 
+@pytest.mark.slow
 def test_endpoint_recovers_once_the_graph_is_rebuilt(tmp_path, monkeypatch):
     from kg import build
 

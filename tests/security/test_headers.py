@@ -241,6 +241,7 @@ def crawl_app(dist):
     return create_app({"KG_DIST": str(dist), "TESTING": True, "STEWARD_MAX_UPLOAD_BYTES": 2000})
 
 
+@pytest.mark.slow
 def test_no_paths_tracebacks_or_class_names_in_any_answer(crawl_app, dist, tmp_path, monkeypatch):
     from kg import stewards
 
@@ -367,6 +368,7 @@ def _violations(page) -> list[str]:
     return page.evaluate("window.__csp || []")
 
 
+@pytest.mark.browser
 def test_pages_run_under_the_policy(live_server, browser):
     """The site's own pages: no violation, and the moved stylesheets apply."""
     ctx = browser.new_context(viewport={"width": 1200, "height": 900})
@@ -388,6 +390,7 @@ def test_pages_run_under_the_policy(live_server, browser):
         ctx.close()
 
 
+@pytest.mark.browser
 def test_yasgui_runs_under_the_policy(live_server, browser):
     """YASGUI on /sparql under its policy: it loads, runs an example query, shows the
     result table (resizable columns: injected <style>), completes a class name from

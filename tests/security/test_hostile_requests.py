@@ -35,6 +35,7 @@ def check(r) -> None:
         assert "<img src=x" not in body
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("template", PATH_TEMPLATES)
 def test_hostile_path_segments(client, template):
     for value in HOSTILE:
@@ -42,6 +43,7 @@ def test_hostile_path_segments(client, template):
     assert client.get("/measure/2.1").status_code == 200
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", PATHS)
 def test_hostile_query_parameters(client, path):
     for value in HOSTILE:

@@ -3,6 +3,10 @@ real server, attacks it and prints its table. The numbers are reported, not judg
 here (the target lives in the benchmark and the closing note)."""
 from __future__ import annotations
 
+import pytest
+
+pytestmark = pytest.mark.slow  # a real server under attack for a few seconds
+
 
 def test_load_benchmark_runs_and_reports(dist, capsys, monkeypatch):
     from benchmarks import load

@@ -138,6 +138,7 @@ def test_made_up_class_names_are_not_cached(app, client):
         assert not any("NoSuchClass" in str(k) for k in cache)
 
 
+@pytest.mark.slow
 def test_bound_queries_give_the_same_pages_on_every_engine(dist, monkeypatch):
     """Bindings are Oxigraph substitutions on one engine and rdflib initBindings on the
     other: the pages built from them must not differ (the memory engine also answers

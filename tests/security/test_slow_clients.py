@@ -104,6 +104,7 @@ def test_site_answers_with_150_half_open_connections(dist, tmp_path):
         assert timed_get(url + "/")[0] == 200
 
 
+@pytest.mark.slow
 def test_waitress_defaults_would_have_failed(dist, tmp_path):
     """The same attack against waitress's old connection limit (100): the site is
     unreachable while the connections stay open. (Shows that the test above tests.)"""
@@ -114,6 +115,7 @@ def test_waitress_defaults_would_have_failed(dist, tmp_path):
             assert status == 0, "expected no answer with connection_limit=100"
 
 
+@pytest.mark.slow
 def test_silent_connections_are_closed_after_channel_timeout(dist, tmp_path):
     env = _env(dist, KG_SERVE_CHANNEL_TIMEOUT="2", KG_SERVE_CLEANUP_INTERVAL="1")
     with running_server(env, tmp_path / "serve.log") as url:
@@ -155,6 +157,7 @@ def test_bodies_and_headers_over_the_limits_get_413_and_431(dist, tmp_path):
 HEAVY = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }"
 
 
+@pytest.mark.slow
 def test_pages_are_not_starved_by_waiting_sparql_queries(dist, tmp_path):
     """Eight slow queries at once, one query worker and room for seven to wait
     (KG_QUERY_QUEUE): the queries hold eight request threads (waiting for the worker,

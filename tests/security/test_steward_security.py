@@ -142,6 +142,7 @@ def test_password_guessing_is_throttled_per_account(app):
     still_answers(client)
 
 
+@pytest.mark.slow
 def test_lockout_ends_and_a_success_resets_the_account_count(app):
     now = [1000.0]
     app.extensions["login_throttle"].clock = lambda: now[0]
@@ -162,6 +163,7 @@ def test_lockout_ends_and_a_success_resets_the_account_count(app):
     still_answers(client)
 
 
+@pytest.mark.slow
 def test_guessing_many_accounts_from_one_address_is_throttled(app):
     client = app.test_client()
     for i in range(20):
@@ -278,6 +280,7 @@ def test_old_accounts_file_format_still_works(env):
     still_answers(client)
 
 
+@pytest.mark.slow
 def test_session_records_are_bounded(app):
     from webapp.steward_sessions import SessionRecords
 
@@ -336,6 +339,7 @@ def test_safe_href(url, expected):
     assert safe_href(url) == expected
 
 
+@pytest.mark.slow
 def test_javascript_iri_in_a_change_set_is_not_a_link(app):
     client, token = logged_in(app)
     accept(client, token, PREFIXES + "measure:2.10 rdfs:seeAlso <javascript:alert(1)> , "
@@ -353,6 +357,7 @@ def test_javascript_iri_in_a_change_set_is_not_a_link(app):
 # 5. CSV downloads: formulas neutralised, and the import undoes it
 # ---------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_csv_download_neutralises_formulas_and_round_trips(app):
     from kg.csv_import import csv_to_graph
 
@@ -410,6 +415,7 @@ def test_expired_checks_and_leftovers_are_swept(app):
     still_answers(client)
 
 
+@pytest.mark.slow
 def test_each_steward_keeps_a_bounded_number_of_checks(env):
     app = make_app(env, STEWARD_PENDING_PER_STEWARD=3)
     client, token = logged_in(app)
