@@ -41,22 +41,12 @@ from rdflib.namespace import DCTERMS, PROV, RDF, RDFS, XSD
 
 from kg import rdfio
 from kg.config import settings
-from kg.errors import BadInput, KGError
+from kg.errors import BadInput, KGError, Rejected  # Rejected: re-exported (kg.changes.Rejected)
 from kg.namespaces import bind_all, bkd
 from kg.store import engine
 from kg.validate import Report, compact_iri
 
 INPUT_FORMATS = {".ttl": "turtle", ".jsonld": "json-ld", ".json": "json-ld", ".csv": "csv"}
-
-
-class Rejected(KGError):
-    """The addition has violations: nothing was written (exit code 1)."""
-
-    exit_code = 1
-
-    def __init__(self, result: "CheckResult") -> None:
-        super().__init__(f"change set refused: {result.report.summary()} (nothing written)")
-        self.result = result
 
 
 @dataclass
@@ -426,7 +416,8 @@ def _commit(addition: Graph, removed: Graph, *, by: str, source: str, reverts: s
                 eng.publish(s.dist, prepared, previous)
             except KGError as e:
                 raise KGError(f"change set {cs_id} was accepted and dist/ rebuilt, but the store "
-                              f"was not updated: {e} (run `kg push` or `kg build` to bring it up to date)") from None
+                              f"was not updated: {e} (run `kg push` or `kg build` to bring it up to date)",
+                              exit_code=e.exit_code) from None
     finally:
         if not committed:
             eng.discard(prepared)

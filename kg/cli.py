@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from kg.errors import KGError
+from kg.errors import INTERNAL, INTERRUPTED, KGError
 
 
 def _out(text: str) -> None:
@@ -525,12 +525,12 @@ def main(argv: list[str] | None = None) -> int:
         return e.exit_code
     except KeyboardInterrupt:
         sys.stderr.write("kg: interrupted\n")
-        return 130
+        return INTERRUPTED
     except BrokenPipeError:
         return 0
     except Exception as e:  # last resort: one line, not a traceback
         sys.stderr.write(f"kg: internal error: {type(e).__name__}: {e}\n")
-        return 3
+        return INTERNAL
 
 
 if __name__ == "__main__":

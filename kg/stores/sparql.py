@@ -29,7 +29,7 @@ import pyoxigraph as ox
 
 from kg import build
 from kg.config import SparqlSettings, settings
-from kg.errors import KGError
+from kg.errors import KGError, RemoteError  # RemoteError: re-exported for callers of this engine
 from kg.store import (Engine, QueryFailed, Result, Store, Term, dataset_file, prefixes, query_base, query_form, triples_result,
                       with_base, with_bindings, with_prefixes)
 
@@ -42,12 +42,6 @@ UPDATE_CHUNK_BYTES = 1_000_000  # bytes of N-Triples per INSERT DATA request
 RESULTS_JSON = "application/sparql-results+json"
 EMPTY_GRAPH = "urn:x-bukhara-deer:empty-graph"  # the Protocol has no way to say "no graph"
 TRIPLES_ACCEPT = "application/n-triples, text/plain;q=0.9, text/turtle;q=0.8"
-
-
-class RemoteError(KGError):
-    """The SPARQL server failed or could not be reached: exit code 3."""
-
-    exit_code = 3
 
 
 class Client:
