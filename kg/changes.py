@@ -26,23 +26,23 @@ from __future__ import annotations
 import csv
 import io
 import os
-import re
 import secrets
 import shutil
 import time
-import unicodedata
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from rdflib import Dataset, Graph, Literal, URIRef
-from rdflib.namespace import DCTERMS, PROV, RDF, RDFS, XSD
+from rdflib import Graph, URIRef
 
 from kg import rdfio
+# the change-set file format; agent_iri, changeset_iri, layers and load_trig are re-exported (kg.changes.*)
+from kg.changeset_file import (BIDI_CONTROLS, ChangeSet, agent_iri, breaks, changeset_iri, layers, load_trig,
+                               read_meta as _read_meta, trig as _trig)
 from kg.config import settings
 from kg.errors import BadInput, KGError, Rejected  # Rejected: re-exported (kg.changes.Rejected)
-from kg.namespaces import bind_all, bkd
+from kg.namespaces import bind_all
 from kg.store import engine
 from kg.validate import Report, compact_iri
 
@@ -78,32 +78,6 @@ class CheckResult:
                             for v in (c.old, c.new))
                 lines.append(f"  {compact_iri(c.subject)} {compact_iri(c.predicate)}\n    - {old}\n    + {new}")
         return "\n".join(lines)
-
-
-@dataclass
-class ChangeSet:
-    id: str
-    by: str
-    time: str
-    source: str
-    added: int
-    removed: int
-    reverts: str | None
-    path: Path
-    reverted_by: str | None = None
-
-    @property
-    def iri(self) -> str:
-        return changeset_iri(self.id)
-
-
-def changeset_iri(cs_id: str) -> str:
-    return f"{settings().base}changeset/{cs_id}"
-
-
-def agent_iri(name: str) -> str:
-    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "anonymous"
-    return f"{settings().base}steward/{slug}"
 
 
 # ---------------------------------------------------------------------------------
@@ -327,21 +301,12 @@ def _require(value: str, what: str) -> None:
         raise BadInput(f"missing {what}")
 
 
-# Bidirectional overrides and isolates: they make a name display as another one.
-BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
-
-
-def _breaks(ch: str) -> bool:
-    """A control character or a line / paragraph separator."""
-    return unicodedata.category(ch) in ("Cc", "Zl", "Zp")
-
-
 def _control(text: str, allowed: str = "") -> str | None:
     """The first control character, line/paragraph separator or bidirectional control
     of text (as repr), other than the allowed ones; None if there is none. (Other
     format characters stay: zero-width joiners belong to names in Persian script.)"""
     for ch in text:
-        if ch not in allowed and (_breaks(ch) or ch in BIDI_CONTROLS):
+        if ch not in allowed and (breaks(ch) or ch in BIDI_CONTROLS):
             return repr(ch)
     return None
 
@@ -366,13 +331,6 @@ def _source(value: str | None, what: str) -> str:
         raise BadInput(f"{what.split()[0]}: the text contains a control character ({bad}); "
                        "give plain text")
     return " ".join(value.split())
-
-
-def _comment(text: str) -> str:
-    """Text safe inside a `# ...` line whatever it holds: every character that could end
-    the line or is not printable becomes a space (the values are validated before;
-    this keeps the header safe regardless)."""
-    return "".join(" " if _breaks(ch) or ch in BIDI_CONTROLS else ch for ch in text).strip()
 
 
 def _fresh_store():
@@ -423,76 +381,3 @@ def _commit(addition: Graph, removed: Graph, *, by: str, source: str, reverts: s
             eng.discard(prepared)
         shutil.rmtree(staging, ignore_errors=True)
     return _read_meta(path)
-
-
-def _trig(cs_id: str, addition: Graph, removed: Graph, *, by: str, source: str, reverts: str | None) -> str:
-    ds = Dataset()
-    for prefix, ns in bind_all(Graph()).namespaces():
-        ds.bind(prefix, ns)
-    cs, agent, B = URIRef(changeset_iri(cs_id)), URIRef(agent_iri(by)), bkd()
-    meta = ds.default_graph
-    now = Literal(time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), datatype=XSD.dateTime)
-    meta.add((cs, RDF.type, B.ChangeSet))
-    meta.add((cs, RDFS.label, Literal(f"Change set {cs_id}", lang="en")))
-    meta.add((cs, DCTERMS.identifier, Literal(cs_id)))
-    meta.add((cs, PROV.wasAttributedTo, agent))
-    meta.add((cs, PROV.generatedAtTime, now))
-    meta.add((cs, DCTERMS.source, Literal(source)))
-    meta.add((cs, B.addedTriples, Literal(len(addition), datatype=XSD.integer)))
-    meta.add((cs, B.removedTriples, Literal(len(removed), datatype=XSD.integer)))
-    if reverts:
-        meta.add((cs, B.reverts, URIRef(changeset_iri(reverts))))
-    meta.add((agent, RDF.type, B.Steward))
-    meta.add((agent, RDFS.label, Literal(by)))
-    g = ds.graph(cs)
-    for t in addition:
-        g.add(t)
-    if len(removed):
-        r = ds.graph(URIRef(changeset_iri(cs_id) + "/removed"))
-        for t in removed:
-            r.add(t)
-    body = ds.serialize(format="trig")
-    lines = [f"Change set {cs_id}, accepted by {by} at {now}.", f"Source: {source}"]
-    if reverts:
-        lines.append(f"Reverts {reverts}.")
-    lines.append("Written by `kg add` / `kg revert`: do not edit by hand.")
-    header = "".join(f"# {_comment(line)}\n" for line in lines) + "\n"
-    return header + body
-
-
-def _read_meta(path: Path) -> ChangeSet:
-    ds = load_trig(path)
-    B = bkd()
-    cs = next(ds.default_graph.subjects(RDF.type, B.ChangeSet), None)
-    if cs is None:
-        raise BadInput(f"{path}: not a change set (no bkd:ChangeSet in its default graph)")
-    meta = ds.default_graph
-    agent = meta.value(cs, PROV.wasAttributedTo)
-    reverts = meta.value(cs, B.reverts)
-    return ChangeSet(
-        id=str(meta.value(cs, DCTERMS.identifier)), by=str(meta.value(agent, RDFS.label) or agent),
-        time=str(meta.value(cs, PROV.generatedAtTime)), source=str(meta.value(cs, DCTERMS.source)),
-        added=int(meta.value(cs, B.addedTriples) or 0), removed=int(meta.value(cs, B.removedTriples) or 0),
-        reverts=str(reverts).rsplit("/", 1)[-1] if reverts else None, path=path)
-
-
-def load_trig(path: Path) -> Dataset:
-    ds = Dataset()
-    try:
-        ds.parse(data=settings().rebase(rdfio.read_text(path)), format="trig", publicID=settings().base)
-    except BadInput:
-        raise
-    except Exception as e:
-        raise BadInput(f"{path}: cannot read change set: {' '.join(str(e).split())[:200]}") from None
-    return ds
-
-
-def layers(paths: list[Path]) -> Iterator[tuple[str, Graph, Graph, Graph, str | None]]:
-    """For the build: (id, provenance, added, removed, reverts) of each change set file,
-    in id order."""
-    for p in sorted(paths, key=lambda p: p.name):
-        ds = load_trig(p)
-        meta = _read_meta(p)
-        cs = URIRef(changeset_iri(meta.id))
-        yield (meta.id, ds.default_graph, ds.graph(cs), ds.graph(URIRef(str(cs) + "/removed")),
-               meta.reverts)

@@ -63,7 +63,7 @@ read the optional columns (planning unit, priority, responsibility with actor ty
 countries, the read-only cells), each adding facts or errors to the row.
 
 Labels are resolved against the current graph (the shipped files plus accepted change
-sets, kg.build.load_parts without inference, cached per process), or a graph passed as
+sets, kg.parts.load_parts without inference, cached per process), or a graph passed as
 `reference`. Every problem names the line and the column, with the closest known value
 suggested; all problems of a file are reported together, one per line.
 """
@@ -86,6 +86,7 @@ from kg.errors import BadInput
 from kg import export
 from kg.export import COLUMNS, CURATED, MULTI, READ_ONLY, SEP
 from kg.namespaces import bind_all, bkd
+from kg.parts import load_parts
 
 MAX_ERRORS = 20
 REQUIRED = ("kind", "number", "section", "text")
@@ -106,9 +107,7 @@ FACILITATED = re.compile(r"\s+possibly facilitated by\s+", re.I)
 
 @lru_cache(maxsize=4)
 def _current_graph(base: str, _changesets: tuple) -> Graph:
-    from kg import build
-
-    return build.load_parts(infer=False).merged()
+    return load_parts(infer=False).merged()
 
 
 def _reference() -> Graph:

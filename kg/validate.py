@@ -21,7 +21,8 @@ from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.namespace import RDF
 from rdflib.plugins.sparql import prepareQuery
 
-from kg import build, rdfio, sources
+from kg import rdfio, sources
+from kg.parts import load_parts
 from kg.namespaces import SH, bind_all
 
 SEVERITIES = ("Violation", "Warning", "Info")
@@ -357,5 +358,5 @@ def validate_files(extra: list[Path] | None = None) -> Report:
     Extra files are merged as data before the rules run, so their consequences are
     validated too. Unreadable or malformed files raise kg.errors.BadInput.
     """
-    parts = build.load_parts(extra_data=[Path(p) for p in (extra or [])])
+    parts = load_parts(extra_data=[Path(p) for p in (extra or [])])
     return validate_graph(parts.merged())

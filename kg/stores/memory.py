@@ -33,8 +33,8 @@ from rdflib import BNode, Dataset, Graph, Literal, URIRef, Variable
 from rdflib.plugins.sparql import prepareQuery
 from rdflib.plugins.sparql.sparql import NotBoundError
 
-from kg.store import (Engine, QueryFailed, Result, Store, Term, dataset_file, prefixes, query_base, query_form,
-                      triples_result)
+from kg.stores.base import (Engine, QueryFailed, Result, Store, Term, dataset_file, prefixes, query_base, query_form,
+                            triples_result)
 from kg.terms import to_ox
 
 _XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"

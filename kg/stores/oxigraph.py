@@ -33,10 +33,10 @@ from typing import Iterable, Iterator
 
 import pyoxigraph as ox
 
-from kg import build, rdfio
+from kg import manifest, rdfio
 from kg.config import settings
 from kg.errors import KGError
-from kg.store import Engine, Result, Store, Term, dataset_file, prefixes, query_base, triples_result
+from kg.stores.base import Engine, Result, Store, Term, dataset_file, prefixes, query_base, triples_result
 
 CURRENT = "CURRENT"
 EXACT = "exact-literals.nq"   # in a generation: the quads whose literal Oxigraph canonicalises
@@ -285,7 +285,7 @@ class OxigraphEngine(Engine):
 def _shows(generation: Path, dist: Path) -> bool:
     """The generation was loaded from this build (same build.json), by a version that
     keeps the exact literals (a generation without EXACT is loaded again)."""
-    return (generation / EXACT).exists() and build.read_manifest(generation) == build.read_manifest(dist)
+    return (generation / EXACT).exists() and manifest.read_manifest(generation) == manifest.read_manifest(dist)
 
 
 def current(root: Path) -> str | None:
@@ -310,8 +310,8 @@ def load_generation(root: Path, dist: Path) -> str:
         st.optimize()
         del st
         exact.write(path / EXACT)
-        if (dist / build.MANIFEST).exists():
-            shutil.copyfile(dist / build.MANIFEST, path / build.MANIFEST)
+        if (dist / manifest.MANIFEST).exists():
+            shutil.copyfile(dist / manifest.MANIFEST, path / manifest.MANIFEST)
     except BaseException:
         shutil.rmtree(path, ignore_errors=True)
         raise

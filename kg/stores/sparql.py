@@ -27,11 +27,11 @@ from typing import Iterable, Iterator
 
 import pyoxigraph as ox
 
-from kg import build
+from kg import manifest
 from kg.config import SparqlSettings, settings
 from kg.errors import KGError, RemoteError  # RemoteError: re-exported for callers of this engine
-from kg.store import (Engine, QueryFailed, Result, Store, Term, dataset_file, prefixes, query_base, query_form, triples_result,
-                      with_base, with_bindings, with_prefixes)
+from kg.stores.base import (Engine, QueryFailed, Result, Store, Term, dataset_file, prefixes, query_base, query_form, triples_result,
+                            with_base, with_bindings, with_prefixes)
 
 # Virtuoso answers a query naming many graphs (one default-graph-uri per change set)
 # with one header per graph; http.client refuses more than 100 headers by default.
@@ -342,7 +342,7 @@ class SparqlEngine(Engine):
         per-graph hashes of build.json; everything when previous is unknown."""
         store = SparqlStore(self.config())
         path = dataset_file(dist)
-        new = (build.read_manifest(dist) or {}).get("graphs", {})
+        new = (manifest.read_manifest(dist) or {}).get("graphs", {})
         if previous is None or "graphs" not in previous:
             store.load(path)
             return f"pushed {len(new)} graphs to {store.cfg.query_url}"
