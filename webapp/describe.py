@@ -283,7 +283,7 @@ class Describer:
         from flask import url_for
 
         from webapp.curation_views import ANNEX_STRENGTHS
-        from webapp.routes.trace import tracer
+        from webapp.graph_views import tracer
 
         tr = tracer()
         links = tr.feeders.get(item, [])
@@ -313,7 +313,7 @@ class Describer:
         from flask import url_for
 
         from webapp.curation_views import columns_of, concept_actions
-        from webapp.routes.pages import table
+        from webapp.graph_views import table
 
         t = table()
         found = concept_actions(t, e.iri)

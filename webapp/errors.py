@@ -22,7 +22,7 @@ def _plain(code: int, title: str) -> Response:
 def register(app: Flask) -> None:
     @app.errorhandler(404)
     def not_found(_e):
-        from webapp.routes.pages import suggestions
+        from webapp.graph_views import suggestions
 
         path = request.path.lstrip("/")
         if len(path) > MAX_ECHOED_PATH:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
+PAGE_SIZE = 100  # rows of a long list per page
+
 
 @dataclass
 class Page:

@@ -16,7 +16,7 @@ from rdflib.namespace import DCAT, DCTERMS, RDF, XSD
 from kg import stats
 from kg.store import prefixes
 from webapp import conneg
-from webapp.routes.pages import cached
+from webapp.graph_views import cached
 from webapp.derived import per_graph
 
 bp = Blueprint("downloads", __name__)

@@ -2,22 +2,20 @@
 the ontology and the SPARQL editor."""
 from __future__ import annotations
 
-import difflib
-from pathlib import Path
 from urllib.parse import urlencode
 
 import pyoxigraph as ox
 from flask import Blueprint, Response, abort, current_app, render_template, request, send_from_directory, url_for
 
-from kg import query, stats
-from kg.config import CODE_ROOT, settings
-from kg.store import prefixes
-from webapp.actions import COUNTRY_SCOPES, FACETS, ActionTable
+from kg import stats
+from webapp.actions import COUNTRY_SCOPES, FACETS
 from webapp.chart import svg
-from webapp.paging import page_number, paginate
-from webapp.repository import Repository, named_node
+from webapp.graph_views import cached, find, repo, search_index, table
+from webapp.paging import PAGE_SIZE, page_number, paginate
+from webapp.repository import named_node
 from webapp.sorting import natural_key
 from webapp.derived import per_graph
+from webapp.sparql_editor import yasgui_dir
 
 bp = Blueprint("pages", __name__)
 CURATED_FACETS = ("theme", "action_class", "threat", "shared")  # curated annotations, not source text
@@ -32,35 +30,7 @@ BROWSE = [  # (class local name or IRI, heading) in the order the home page list
     ("Decision", "Decisions"), ("Footnote", "Footnotes"), ("DataQualityNote", "Data-quality notes"),
     ("QualityIssueKind", "Quality issue kinds"), (SKOS + "ConceptScheme", "Concept schemes"),
 ]
-PAGE_SIZE = 100          # rows of a long list per page
 SEARCH_PAGE_SIZE = 50    # search hits per page
-SUGGEST_ALL = 50_000     # up to this many entity pages, a 404 compares its path with all of them
-# YASGUI comes from npm, never committed: a wheel carries the two files the page loads
-# (setup.py copies them in when they were installed before the wheel was built); a
-# checkout serves them from node_modules/. Without either the page shows a plain form.
-YASGUI_DIRS = (Path(__file__).resolve().parents[1] / "vendor" / "yasgui",
-               CODE_ROOT / "node_modules" / "@zazuko" / "yasgui" / "build")
-
-
-def yasgui_dir() -> Path | None:
-    """The directory YASGUI is served from, or None when it is not installed."""
-    return next((d for d in YASGUI_DIRS if (d / "yasgui.min.js").is_file()), None)
-
-
-def repo():
-    return current_app.extensions["kg"]
-
-
-def table() -> ActionTable:
-    return per_graph("actions", lambda: ActionTable(repo()))
-
-
-def cached(key: str, make):
-    """A page aggregate, computed once per graph."""
-    ext = per_graph("page_cache", dict)
-    if key not in ext:
-        ext[key] = make()
-    return ext[key]
 
 
 def class_iri(name: str) -> str:
@@ -164,69 +134,11 @@ def search():
     return render_template("search.html", q=q, hits=shown, page=hits)
 
 
-class SearchIndex:
-    """Every entity under the base in label order, with its lower-cased label and text:
-    built once per graph, so a search is one pass of `in` over a list of strings."""
-
-    def __init__(self, r: Repository) -> None:
-        self.texts = {x["s"].value: x["t"].value for x in r.store.query(
-            "SELECT ?s ?t WHERE { ?s bkd:text ?t FILTER(isIRI(?s)) }")}
-        self.iris = sorted((i for i in r.labels if i.startswith(r.base)), key=lambda i: natural_key(r.labels[i]))
-        self.hay = [f"{r.labels[i]} {self.texts.get(i, '')}".lower() for i in self.iris]
-
-
-def search_index() -> SearchIndex:
-    return cached("search", lambda: SearchIndex(repo()))
-
-
-def find(q: str) -> list[str]:
-    """IRIs of the entities whose label or text contains every word of q, in label order."""
-    idx = search_index()
-    words = sorted({w.lower() for w in q.split()}, key=len, reverse=True)  # the longest word rules out most
-    hits = [i for i, h in enumerate(idx.hay) if words[0] in h]
-    for w in words[1:]:
-        hits = [i for i in hits if w in idx.hay[i]]
-    return [idx.iris[i] for i in hits]
-
-
-def suggestions(path: str, n: int = 5) -> list[tuple[str, str]]:
-    """Existing entity pages closest to a path that was not found. On a large graph only
-    the pages next to the closest existing folders are compared (difflib over a million
-    paths takes seconds)."""
-    r = repo()
-    folders, total = cached("folders", _folders)
-    if total <= SUGGEST_ALL:
-        candidates = [p for paths in folders.values() for p in paths]
-    else:
-        near = difflib.get_close_matches(path.rsplit("/", 1)[0], list(folders), n=3, cutoff=0.5)
-        candidates = [p for f in near for p in folders[f]][:SUGGEST_ALL]
-    return [(p, r.label(r.base + p[1:])) for p in difflib.get_close_matches(path, candidates, n=n, cutoff=0.5)]
-
-
-def _folders() -> tuple[dict[str, list[str]], int]:
-    """Entity page paths by their folder (/measure/2.9 is in /measure), and how many."""
-    r = repo()
-    out: dict[str, list[str]] = {}
-    for i in r.labels:
-        if i.startswith(r.base):
-            path = r.local_path(i)
-            out.setdefault(path.rsplit("/", 1)[0], []).append(path)
-    return out, sum(len(paths) for paths in out.values())
-
-
 @bp.route("/ontology")
 def ontology():
     from webapp.ontology_view import ontology_view
 
     return ontology_view()
-
-
-def sparql_page():
-    """The SPARQL editor (YASGUI, installed from npm) with every named query as an example."""
-    examples = [{"name": q.name, "question": q.question, "description": q.description,
-                 "sparql": settings().rebase(q.sparql)} for q in query.named_queries()]
-    return render_template("sparql.html", examples=examples, yasgui=yasgui_dir() is not None,
-                           prefixes=prefixes())
 
 
 @bp.route("/favicon.ico")

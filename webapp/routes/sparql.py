@@ -28,6 +28,7 @@ from kg.store import prefixes
 from webapp import conneg
 from webapp.query_runner import (EndpointBusy, QueryRunner,
                                  QueryTimeout, ResultTooLarge, ServiceRefused, UpdateRefused, WorkerCrashed, WorkerFailed)
+from webapp.sparql_editor import sparql_page
 from kg.sparql_forms import check_bounds
 
 bp = Blueprint("sparql", __name__)
@@ -306,14 +307,9 @@ def _text(message: str, status: int, headers: dict | None = None) -> Response:
 
 def _html_page() -> Response:
     try:
-        from webapp.routes.pages import sparql_page
-    except Exception:  # noqa: BLE001 - the page module is optional
-        sparql_page = None
-    if sparql_page is not None:
-        try:
-            return current_app.make_response(sparql_page())
-        except Exception:  # noqa: BLE001 - a broken page still leaves a usable form
-            current_app.logger.exception("sparql_page failed; serving the minimal query form")
+        return current_app.make_response(sparql_page())
+    except Exception:  # noqa: BLE001 - a broken page still leaves a usable form
+        current_app.logger.exception("sparql_page failed; serving the minimal query form")
     return Response(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>SPARQL endpoint</title>"
         "</head><body><h1>SPARQL endpoint</h1><form method=\"post\" action=\"\">"

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, render_template, request, url_for
 
-from webapp.curation_views import Tracer, coverage_report, curation, matrix as make_matrix
-from webapp.paging import page_number, paginate
-from webapp.routes.pages import PAGE_SIZE, cached, repo, table
+from webapp.curation_views import coverage_report, matrix as make_matrix
+from webapp.graph_views import cached, repo, table, tracer
+from webapp.paging import PAGE_SIZE, page_number, paginate
 from webapp.sorting import natural_key
-from webapp.derived import per_graph
 
 bp = Blueprint("trace", __name__)
 MATRIX_COLUMNS = 30  # planning-unit columns per page of the matrix
@@ -23,10 +22,6 @@ def matrix():
     page, rows = m.page(page_number(request.args.get("page")), MATRIX_COLUMNS)
     return render_template("matrix.html", m=m, columns=page.items, rows=rows, page=page,
                            annex_rows=m.annex_page(page.items))
-
-
-def tracer() -> Tracer:
-    return per_graph("tracer", lambda: Tracer(table(), curation()))
 
 
 @bp.route("/trace")
