@@ -44,8 +44,9 @@ from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.namespace import PROV, RDF, RDFS
 
 from kg.config import Settings
-from kg.incremental import (CORE_NAMESPACES, MAX_NAMED, MAX_SUGGESTIONS, MERGING, RESERVED, REWIRING, _c,
-                            _did_you_mean, _lex, _links_text, _Reader, _Schema, _shacl, _show)
+from kg.csv_import import read_only_findings
+from kg.check_support import (CORE_NAMESPACES, MAX_NAMED, MAX_SUGGESTIONS, MERGING, RESERVED, REWIRING, _c,
+                               _did_you_mean, _lex, _links_text, _Reader, _Schema, _shacl, _show)
 from kg.validate import Finding, _findings
 
 
@@ -473,6 +474,4 @@ def read_only_column(ctx: CheckContext) -> list[Finding]:
     """Curated and derived CSV cells never become facts: they must match the graph or stay empty."""
     if not getattr(ctx.addition, "read_only", ()):  # CSV rows' curated/derived cells (kg.csv_import)
         return []
-    from kg.csv_import import read_only_findings
-
     return read_only_findings(ctx.addition, ctx.reader.store)

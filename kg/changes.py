@@ -30,54 +30,26 @@ import secrets
 import shutil
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
 from rdflib import Graph, URIRef
 
-from kg import rdfio
+from kg import build, rdfio
 # the change-set file format; agent_iri, changeset_iri, layers and load_trig are re-exported (kg.changes.*)
 from kg.changeset_file import (BIDI_CONTROLS, ChangeSet, agent_iri, breaks, changeset_iri, layers, load_trig,
                                read_meta as _read_meta, trig as _trig)
+# re-exported (kg.changes.*): the check's result types and the entity limit
+from kg.check_result import Change, CheckResult, _over_limit, check_size, entity_count
 from kg.config import settings
+from kg.csv_import import csv_to_graph
 from kg.errors import BadInput, KGError, Rejected  # Rejected: re-exported (kg.changes.Rejected)
+from kg.incremental import check_addition
 from kg.namespaces import bind_all
-from kg.store import engine
-from kg.validate import Report, compact_iri
+from kg.store import engine, open_store
+from kg.stores.oxigraph import OxigraphStore
 
 INPUT_FORMATS = {".ttl": "turtle", ".jsonld": "json-ld", ".json": "json-ld", ".csv": "csv"}
-
-
-@dataclass
-class Change:
-    """An existing single-valued fact that the addition gives another value."""
-    subject: str
-    predicate: str
-    old: str
-    new: str
-
-
-@dataclass
-class CheckResult:
-    report: Report
-    changes: list[Change] = field(default_factory=list)
-    removed: Graph = field(default_factory=Graph)  # the facts a --replace takes out
-
-    @property
-    def no_violations(self) -> bool:
-        """The project's verdict (warnings and infos allowed), not SHACL's sh:conforms."""
-        return self.report.no_violations
-
-    def text(self) -> str:
-        lines = [self.report.text()]
-        if self.changes:
-            lines.append("Changed values (diff):")
-            for c in self.changes:
-                old, new = (compact_iri(v) if v.startswith(("http://", "https://")) else repr(v)
-                            for v in (c.old, c.new))
-                lines.append(f"  {compact_iri(c.subject)} {compact_iri(c.predicate)}\n    - {old}\n    + {new}")
-        return "\n".join(lines)
 
 
 # ---------------------------------------------------------------------------------
@@ -112,8 +84,6 @@ def parse_input(path: Path | None = None, *, text: str | None = None, fmt: str |
         if "\x00" in text:
             raise BadInput(f"{name}: binary data, expected UTF-8 text")
     if fmt == "csv":
-        from kg.csv_import import csv_to_graph
-
         _check_csv_rows(text, name)
         g = csv_to_graph(text, name)
     elif fmt in ("turtle", "json-ld"):
@@ -146,26 +116,6 @@ def check_iris(addition: Graph, name: str = "the addition") -> None:
                                    "angle brackets, braces or quotes") from None
 
 
-def entity_count(addition: Graph) -> int:
-    """The number of entities (distinct subjects) of an addition."""
-    return len(set(addition.subjects()))
-
-
-def check_size(addition: Graph, name: str = "the addition") -> None:
-    """Refuse an addition of more than KG_MAX_ADDITION_ENTITIES entities, before any
-    checking: a check takes milliseconds per entity and, in `kg add` and the web
-    steward's accept, holds the writer lock."""
-    limit = settings().max_addition_entities
-    n = entity_count(addition)
-    if n > limit:
-        raise BadInput(_over_limit(name, n, limit))
-
-
-def _over_limit(name: str, n: int, limit: int) -> str:
-    return (f"{name}: {n:,} entities, over the limit of {limit:,} (KG_MAX_ADDITION_ENTITIES): "
-            "split the addition")
-
-
 def _check_csv_rows(text: str, name: str) -> None:
     """The entity limit for CSV before its rows are resolved against the graph (one
     entity per non-empty row)."""
@@ -185,9 +135,6 @@ def _check_csv_rows(text: str, name: str) -> None:
 def check(addition: Graph, *, replace: bool = False, store=None) -> CheckResult:
     """Validate the addition merged with the current graph, incrementally: only the
     addition's entities and what they reference are validated (kg.incremental)."""
-    from kg.incremental import check_addition
-    from kg.store import open_store
-
     store = store or open_store()
     return check_addition(addition, store, replace=replace)
 
@@ -253,7 +200,6 @@ def add(addition: Graph, *, by: str, source: str, replace: bool = False) -> tupl
     source = _source(source, "--source TEXT (where the facts come from, or why)")
     check_size(addition)
     with locked():
-        from kg.store import open_store
 
         store = open_store() if (settings().dist / "dataset.nq").exists() else _fresh_store()
         result = check(addition, replace=replace, store=store)
@@ -335,15 +281,10 @@ def _source(value: str | None, what: str) -> str:
 
 def _fresh_store():
     """The graph built from the files, in memory: for checking before any `kg build`."""
-    from kg import build
-    from kg.stores.oxigraph import OxigraphStore
-
     return OxigraphStore.in_memory(data=rdfio.serialize(build.dataset(build.load_parts()), "nquads"))
 
 
 def _commit(addition: Graph, removed: Graph, *, by: str, source: str, reverts: str | None) -> ChangeSet:
-    from kg import build
-
     s = settings()
     cs_id = new_id()
     path = s.additions / f"{cs_id}.trig"

@@ -12,7 +12,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 LIMIT = 60
 # Split into small functions: none may grow long again.
-REFACTORED = ("kg/incremental.py", "kg/addition_checks.py", "kg/csv_import.py")
+REFACTORED = ("kg/incremental.py", "kg/check_support.py", "kg/addition_checks.py", "kg/csv_import.py")
 # The long functions still to split, "path::qualified name" (nested and methods with dots).
 KNOWN = frozenset({
     "kg/cli.py::parser",
