@@ -234,10 +234,17 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     if not (CODE_ROOT / "benchmarks" / "scale.py").exists():
         raise KGError("kg bench runs from a source checkout (benchmarks/ is not installed)")
-    sys.path.insert(0, str(CODE_ROOT))
-    from benchmarks import scale
+    # Its own process, as `python -m benchmarks.scale`: kg (the core) never imports the
+    # benchmarks, which import kg (tests/test_layers.py).
+    import os
+    import subprocess
 
-    return scale.main(args)
+    options = ["--scales", str(args.scales), "--stores", str(args.stores), "--output", str(args.output),
+               "--budget", str(args.budget), "--limit", str(args.limit),
+               "--memory-pages-max", str(args.memory_pages_max), "--hermit-limit", str(args.hermit_limit)]
+    path = os.pathsep.join(filter(None, [str(CODE_ROOT), os.environ.get("PYTHONPATH")]))
+    return subprocess.run([sys.executable, "-m", "benchmarks.scale", *options],
+                          env={**os.environ, "PYTHONPATH": path}).returncode
 
 
 def cmd_steward(args: argparse.Namespace) -> int:
