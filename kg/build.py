@@ -63,6 +63,6 @@ def publish(dist: Path) -> str:
     """Make the local store show the build in dist/ (a new Oxigraph generation; nothing
     for memory). A remote SPARQL server is only written by `kg push`."""
     eng = engine()
-    if eng.kind == "sparql":
+    if eng.remote:
         return "SPARQL server not updated: run `kg push` to load this build into it"
     return eng.publish(dist)

@@ -233,3 +233,18 @@ def test_running_app_follows_a_change_set_added_from_the_cli(dist, tmp_path, mon
     assert p.returncode == 0, p.stderr
     time.sleep(1.1)
     assert client.get("/measure/9.4").status_code == 200
+
+
+def test_the_engine_registry_names_every_kind_once():
+    """kg.store.ENGINES is the one place a KG_STORE name becomes an engine: every name
+    kg.config accepts has its engine there, named as it is registered."""
+    from kg.config import STORE_KINDS
+    from kg.store import ENGINES, Engine, engine
+
+    assert list(ENGINES) == list(STORE_KINDS)
+    for name, cls in ENGINES.items():
+        assert issubclass(cls, Engine) and cls.kind == name
+        assert type(engine(name.upper())) is cls
+    assert [n for n, cls in ENGINES.items() if cls.remote] == ["sparql"]
+    with pytest.raises(KGError, match="unknown KG_STORE 'nosuch'"):
+        engine("nosuch")

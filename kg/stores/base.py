@@ -137,7 +137,8 @@ class Store(ABC):
 class Engine(ABC):
     """How one kind of store is opened and how a newly built dist/ is published to it."""
 
-    kind: str = ""
+    kind: str = ""         # its name in kg.store.ENGINES (KG_STORE)
+    remote: bool = False   # a server others may share: `kg build` leaves it to `kg push`
 
     @abstractmethod
     def open(self, dist: Path) -> Store:

@@ -326,6 +326,7 @@ def read_graphs(dataset_nq: Path) -> dict[str, list[ox.Triple]]:
 
 class SparqlEngine(Engine):
     kind = "sparql"
+    remote = True
 
     def config(self) -> SparqlSettings:
         cfg = settings().sparql
