@@ -18,6 +18,8 @@ import pytest
 import rdflib
 from flask import Flask
 
+from webapp.state import graph_state
+
 SRX = "{http://www.w3.org/2005/sparql-results#}"
 SD = rdflib.Namespace("http://www.w3.org/ns/sparql-service-description#")
 
@@ -28,20 +30,20 @@ UPDATE = "INSERT DATA { <http://example.org/a> <http://example.org/b> <http://ex
 
 
 def make_app(dist, **config) -> Flask:
-    from webapp.repository import Repository
+    from webapp.state import GraphState, register
     from webapp.routes import sparql
     from webapp.settings import load_settings
 
     app = Flask("webapp")
     app.config.update(load_settings())
     app.config.update({"KG_DIST": str(dist), "TESTING": True, **config})
-    app.extensions["kg"] = Repository.load(dist)
+    register(app, GraphState.load(dist))
     app.register_blueprint(sparql.bp)
     return app
 
 
 def close(app: Flask) -> None:
-    runner = app.extensions.get("query_runner")
+    runner = graph_state(app).query_runner
     if runner is not None:
         runner.close()
 
@@ -60,7 +62,7 @@ def client(app):
 
 @pytest.fixture(scope="module")
 def base(app) -> str:
-    return app.extensions["kg"].base
+    return graph_state(app).repo.base
 
 
 def send(client, how: str, query: str, accept: str | None = None, **params):
@@ -431,7 +433,7 @@ def test_timeout_kills_query_and_endpoint_keeps_serving(slow_client):
     assert slow["r"].status_code == 503
     assert fast_done < slow["done"], "the fast query waited for the slow one"
     time.sleep(0.3)  # replacements come up in the background
-    runner = slow_client.application.extensions["query_runner"]
+    runner = graph_state(slow_client.application).query_runner
     assert runner._idle.qsize() == runner.size == 2
 
 
@@ -509,7 +511,8 @@ def test_crashed_worker_is_replaced(dist):
 
 def test_unexpected_error_is_a_500_one_liner(app, client, monkeypatch):
     send(client, "get", "ASK {}")  # make sure the pool exists
-    runner = app.extensions["query_runner"]
+    runner = graph_state(app).query_runner
+    assert runner is not None
 
     def boom(*args, **kwargs):
         raise RuntimeError("something\nbroke")

@@ -135,7 +135,9 @@ def test_web_app_on_the_sparql_store(sparql_env):
         r = client.get("/sparql?query=" + "ASK%20%7B%20%3Fm%20a%20bkd%3AMeasure%20%7D",
                        headers={"Accept": "application/sparql-results+json"})
         assert r.status_code == 200 and b"true" in r.data
-        runner = app.extensions.get("query_runner")
+        from webapp.state import graph_state
+
+        runner = graph_state(app).query_runner
         if runner is not None:
             runner.close()
     finally:

@@ -15,6 +15,7 @@ import pytest
 
 from conftest import html
 from webapp.describe import INCOMING
+from webapp.state import graph_state
 
 BASE = "https://w3id.org/bukhara-deer/"
 BKD = BASE + "ontology#"
@@ -33,7 +34,7 @@ def make_app(dist):
     from webapp import create_app
 
     app = create_app({"KG_DIST": str(dist), "TESTING": True})
-    app.extensions["kg"].labels  # wait for the background label load
+    graph_state(app).repo.labels  # wait for the background label load
     return app
 
 
@@ -50,7 +51,7 @@ def client(app):
 @contextmanager
 def queries(app):
     """The SPARQL texts the app sends to its store while the block runs."""
-    store = app.extensions["kg"].store
+    store = graph_state(app).repo.store
     sent: list[str] = []
     real = store.query
 
@@ -66,7 +67,7 @@ def queries(app):
 
 
 def count(app, pattern: str) -> int:
-    res = app.extensions["kg"].store.query(f"SELECT (COUNT(DISTINCT ?x) AS ?n) WHERE {{ {pattern} }}")
+    res = graph_state(app).repo.store.query(f"SELECT (COUNT(DISTINCT ?x) AS ?n) WHERE {{ {pattern} }}")
     return int(next(iter(res))["n"].value)
 
 
@@ -134,7 +135,7 @@ def test_incoming_links_are_paged_per_property(app, client, monkeypatch):
 
     monkeypatch.setattr(describe, "INCOMING_PAGE", 50)
     lead = BKD + "leadActorType"
-    want = {"/" + r["x"].value[len(BASE):] for r in app.extensions["kg"].store.query(
+    want = {"/" + r["x"].value[len(BASE):] for r in graph_state(app).repo.store.query(
         f"SELECT DISTINCT ?x WHERE {{ ?x <{lead}> <{BASE}actor-type/go> }}")}
     assert len(want) > 100
     got: set[str] = set()
@@ -173,7 +174,7 @@ def test_large_entity_keeps_its_links_and_reload_drops_every_cache(synth_dist, m
         html(c.get("/actor-type/go?page=2&list=" + BKD + "leadActorType"))
     assert sent and not any(q == INCOMING for q in sent), "the incoming links of a large entity are read once"
     reload_graph(app)
-    app.extensions["kg"].labels
+    graph_state(app).repo.labels
     with queries(app) as sent:
         html(c.get("/measures"))
         html(c.get("/actor-type/go"))

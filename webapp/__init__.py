@@ -10,22 +10,16 @@ from typing import Any
 
 from flask import Flask
 
-from webapp.derived import DERIVED
+from webapp.derived import DERIVED  # noqa: F401 - part of the package's interface
 from webapp.settings import load_settings
+from webapp.state import GraphState, graph_state, register
 
 
 def reload_graph(app: Flask) -> None:
     """Swap in the rebuilt graph after a change set was accepted or reverted: a new
     store from dist/, fresh caches, and fresh SPARQL workers (they load dist/ at start).
     Requests in flight keep the objects they already hold."""
-    from webapp.repository import Repository
-
-    app.extensions["kg"] = Repository.load(Path(app.config["KG_DIST"]))
-    for key in DERIVED:
-        app.extensions.pop(key, None)
-    runner = app.extensions.pop("query_runner", None)
-    if runner is not None:
-        runner.close()
+    graph_state(app).reload()
     warm_up(app)
 
 
@@ -65,23 +59,23 @@ def _follow_store(app: Flask, every: float = 1.0) -> None:
     from kg.store import engine
 
     eng = engine()
-    state = {"next": 0.0}
+    due = {"next": 0.0}
     lock = threading.Lock()
 
     @app.before_request
     def _check_generation() -> None:
         now = time.monotonic()
-        if now < state["next"]:
+        if now < due["next"]:
             return
-        state["next"] = now + every
-        repo = app.extensions["kg"]
-        seen = repo.store.generation()
+        due["next"] = now + every
+        state = graph_state(app)
+        seen = state.repo.store.generation()
         if not seen:
             return
-        latest = eng.current_generation(Path(app.config["KG_DIST"]))
+        latest = eng.current_generation(state.dist)
         if latest and latest != seen:
             with lock:
-                if app.extensions["kg"].store.generation() == seen:
+                if state.repo.store.generation() == seen:
                     reload_graph(app)
 
 
@@ -89,13 +83,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the app. `config` overrides settings (tests use it for limits and paths)."""
     from webapp import errors, links, security_headers
     from webapp.links import safe_href
-    from webapp.repository import Repository
     from webapp.routes import downloads, entities, pages, sparql, steward, trace
 
     app = Flask(__name__)
     app.config.update(load_settings())
     app.config.update(config or {})
-    app.extensions["kg"] = Repository.load(Path(app.config["KG_DIST"]))
+    register(app, GraphState.load(Path(app.config["KG_DIST"])))  # the one read of KG_DIST
     for module in (pages, downloads, sparql, steward, trace, entities):  # entities last: it catches IRI paths
         app.register_blueprint(module.bp)
     errors.register(app)
@@ -112,7 +105,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     @app.context_processor
     def helpers():
-        repo = app.extensions["kg"]
+        repo = graph_state(app).repo
         # an entity's page, or the IRI itself when it is a safe link (never javascript: etc.)
         return {"local": lambda iri: repo.local_path(iri) or safe_href(iri) or "", "label": repo.label}
 

@@ -1,6 +1,6 @@
 """The table of actions (measures, Annex 1 items and, when the graph holds them, actions of
 other programmes) behind the measures list, its filters and its CSV download. Loaded once
-per graph (app.extensions["actions"], dropped on reload) together with inverted indexes,
+per graph (the "actions" of webapp.derived, dropped on reload) together with inverted indexes,
 so filtering a list of hundreds of thousands of actions is set arithmetic, not a scan.
 Curated facets (theme, classes, shared action) come from the curated annotations
 (graph/curation)."""

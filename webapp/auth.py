@@ -39,6 +39,7 @@ from flask.sessions import SecureCookieSessionInterface
 
 from kg import stewards
 from webapp.login_throttle import LoginThrottle
+from webapp.state import graph_state
 from webapp.steward_sessions import DEFAULT_MAX_AGE, DEFAULT_PER_STEWARD, SessionRecords
 
 CSRF_FIELD = "csrf_token"
@@ -97,9 +98,9 @@ def init_app(app: Flask) -> None:
     _env_int(app, SESSION_SETTINGS)
     if not app.config.get("STEWARD_SESSION_DIR"):
         app.config["STEWARD_SESSION_DIR"] = (os.environ.get("KG_SESSION_DIR")
-                                             or str(Path(app.config["KG_DIST"]) / ".sessions"))
+                                             or str(graph_state(app).dist / ".sessions"))
     c = app.config
-    app.extensions["login_throttle"] = LoginThrottle(
+    graph_state(app).login_throttle = LoginThrottle(
         max_account=c["LOGIN_MAX_FAILURES"], max_address=c["LOGIN_MAX_FAILURES_PER_ADDRESS"],
         window=c["LOGIN_WINDOW"], lockout=c["LOGIN_LOCKOUT"], max_keys=c["LOGIN_TRACKED_MAX"])
     app.jinja_env.globals["csrf_token"] = csrf_token
@@ -107,7 +108,7 @@ def init_app(app: Flask) -> None:
 
 
 def throttle() -> LoginThrottle:
-    return current_app.extensions["login_throttle"]
+    return graph_state().login_throttle
 
 
 def session_records() -> SessionRecords:

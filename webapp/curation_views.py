@@ -16,7 +16,6 @@ from typing import Iterable
 from urllib.parse import urlencode
 
 import pyoxigraph as ox
-from flask import current_app
 
 from webapp.actions import Action, ActionTable
 from webapp.describe import Link
@@ -24,6 +23,7 @@ from webapp.paging import Page, paginate
 from webapp.repository import Repository, named_node
 from webapp.sorting import natural_key
 from webapp.derived import per_graph
+from webapp.state import repo
 
 SKOS = "http://www.w3.org/2004/02/skos/core#"
 
@@ -125,7 +125,7 @@ def _key(term) -> str:
 
 
 def curation() -> Curation:
-    return per_graph("curation", lambda: Curation(current_app.extensions["kg"]))
+    return per_graph("curation", lambda: Curation(repo()))
 
 
 # ---------------------------------------------------------------- matrix
@@ -426,7 +426,7 @@ class Trace:
 
 class Tracer:
     """Traces, from the action table and a few link maps read once per graph (one
-    app.extensions["tracer"] per graph): a trace never queries per action it lists."""
+    the "tracer" of webapp.derived, per graph): a trace never queries per action it lists."""
 
     def __init__(self, table: ActionTable, cur: Curation) -> None:
         self.table, self.cur, self.repo = table, cur, table.repo

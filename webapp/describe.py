@@ -107,7 +107,7 @@ class InLinks:
 
 class Describer:
     """Builds Entity views from the repository; one instance per graph
-    (app.extensions["describer"], dropped on reload)."""
+    (the "describer" of webapp.derived, dropped on reload)."""
 
     # Facts shown first, in this order; the rest follow alphabetically.
     ORDER = ["number", "inProgramme", "inSection", "planningUnit", "priorityAsGiven", "priority",

@@ -7,20 +7,14 @@ from __future__ import annotations
 import difflib
 from typing import Any, Callable
 
-from flask import current_app
-
 from webapp.actions import ActionTable
 from webapp.curation_views import Tracer, curation
 from webapp.derived import per_graph
 from webapp.repository import Repository
 from webapp.sorting import natural_key
+from webapp.state import repo
 
 SUGGEST_ALL = 50_000     # up to this many entity pages, a 404 compares its path with all of them
-
-
-def repo() -> Repository:
-    """The repository of the graph being served."""
-    return current_app.extensions["kg"]
 
 
 def table() -> ActionTable:

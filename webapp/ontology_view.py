@@ -8,10 +8,9 @@ needs no source files to show it."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pyoxigraph as ox
-from flask import Response, current_app, render_template, request
+from flask import Response, render_template, request
 from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.collection import Collection
 from rdflib.namespace import OWL, RDF, RDFS, SKOS
@@ -20,6 +19,7 @@ from kg import rdfio
 from kg.namespaces import SH, bind_all
 from webapp import conneg
 from webapp.derived import per_graph
+from webapp.state import graph_state, repo
 
 CONSTRAINTS = ["minCount", "maxCount", "datatype", "class", "in", "hasValue", "pattern", "minLength",
                "minInclusive", "maxInclusive", "nodeKind", "node", "uniqueLang"]
@@ -50,13 +50,14 @@ class Term:
 def _built() -> tuple[Graph, Graph]:
     """The served build's ontology graph (from the store) and shapes (dist/shapes.ttl,
     already rebased by the build, so parsed as it is)."""
-    repo = current_app.extensions["kg"]
+    state = graph_state()
+    repo = state.repo
     name = ox.NamedNode(repo.base + "graph/ontology")
     triples = [ox.Triple(q.subject, q.predicate, q.object) for q in repo.store.quads(None, None, None, name)]
     onto = bind_all(Graph())
     onto.parse(data=ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES).decode("utf-8"), format="nt")
     shapes = bind_all(Graph())
-    shapes.parse(Path(repo.dist) / "shapes.ttl", format="turtle")
+    shapes.parse(state.dist / "shapes.ttl", format="turtle")
     return onto, shapes
 
 
@@ -93,7 +94,7 @@ def terms() -> tuple[list[Term], list[Term]]:
     if "ontology_terms" in cache:
         return cache["ontology_terms"]
     onto, shapes = graphs()
-    ns = current_app.extensions["kg"].base + "ontology#"
+    ns = repo().base + "ontology#"
     classes, props = [], []
     for s in sorted(set(onto.subjects(RDF.type, None))):
         if not isinstance(s, URIRef) or not str(s).startswith(ns):

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from loopback import Listener
+from webapp.state import graph_state
 
 COUNT = "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"
 # a cross product of the whole graph with itself, three times: runs for hours
@@ -28,7 +29,8 @@ def make_app(dist, **config):
 
 
 def close(app) -> None:
-    runner = app.extensions.pop("query_runner", None)
+    state = graph_state(app)
+    runner, state.query_runner = state.query_runner, None
     if runner is not None:
         runner.close()
 
@@ -84,7 +86,8 @@ def test_workers_cannot_reach_the_network_even_if_a_query_got_through(guarded):
     reaches no address, because the worker has no network."""
     client = guarded.test_client()
     assert answers(client)
-    runner = guarded.extensions["query_runner"]
+    runner = graph_state(guarded).query_runner
+    assert runner is not None
     with Listener() as listener:
         w = runner._take_worker()
         try:

@@ -15,6 +15,7 @@ from urllib.parse import quote
 import pytest
 
 from webapp import security_headers
+from webapp.state import graph_state
 
 ROOT = Path(__file__).resolve().parents[2]
 SPARQL_SELECT = "SELECT ?s WHERE { ?s ?p ?o } LIMIT 3"
@@ -324,7 +325,7 @@ def test_sparql_500_names_no_exception(dist):
         def close(self):
             pass
 
-    app.extensions["query_runner"] = Broken()
+    graph_state(app).query_runner = Broken()
     r = app.test_client().get("/sparql", query_string={"query": SPARQL_SELECT})
     assert r.status_code == 500
     assert leaks(r.get_data(as_text=True), dist) == []

@@ -24,6 +24,7 @@ import pytest
 from rdflib import Literal, URIRef
 
 from conftest import TURTLE_PREFIXES as PREFIXES, new_measure as measure, steward_paths
+from webapp.state import graph_state
 
 BASE = "https://w3id.org/bukhara-deer/"
 PASSWORD = "correct horse battery"
@@ -145,7 +146,7 @@ def test_password_guessing_is_throttled_per_account(app):
 @pytest.mark.slow
 def test_lockout_ends_and_a_success_resets_the_account_count(app):
     now = [1000.0]
-    app.extensions["login_throttle"].clock = lambda: now[0]
+    graph_state(app).login_throttle.clock = lambda: now[0]
     client = app.test_client()
     for _ in range(5):
         assert login(client, password="wrong password").status_code == 401
@@ -206,7 +207,7 @@ def test_throttle_memory_is_bounded_and_thread_safe(app):
     # through the app: a huge name is one bounded key, not megabytes of memory
     client = app.test_client()
     assert login(client, name="n" * 100_000, password="wrong password").status_code == 401
-    assert all(len(k[1]) <= 300 for k in app.extensions["login_throttle"]._records)
+    assert all(len(k[1]) <= 300 for k in graph_state(app).login_throttle._records)
     still_answers(client)
 
 

@@ -9,7 +9,7 @@ import hashlib
 from pathlib import Path
 
 import pyoxigraph as ox
-from flask import Blueprint, Response, abort, current_app, render_template, request, send_from_directory, url_for
+from flask import Blueprint, Response, abort, render_template, request, send_from_directory, url_for
 from rdflib import BNode, Graph, Literal, Namespace, URIRef
 from rdflib.namespace import DCAT, DCTERMS, RDF, XSD
 
@@ -18,6 +18,7 @@ from kg.store import prefixes
 from webapp import conneg
 from webapp.graph_views import cached
 from webapp.derived import per_graph
+from webapp.state import graph_state
 
 bp = Blueprint("downloads", __name__)
 VOID = Namespace("http://rdfs.org/ns/void#")
@@ -37,7 +38,7 @@ VOID_MEDIA = ["text/turtle", "application/ld+json", "application/n-triples", "ap
 
 @bp.route("/download/")
 def index():
-    repo = current_app.extensions["kg"]
+    repo = graph_state().repo
     files = []
     for name, (media, desc) in DUMPS.items():
         if name in CONVERTED:
@@ -55,7 +56,7 @@ def index():
 def dump(name: str):
     if name not in DUMPS:
         abort(404)
-    repo = current_app.extensions["kg"]
+    repo = graph_state().repo
     media = DUMPS[name][0]
     if name in CONVERTED:
         if not (repo.dist / CONVERTED[name]).exists():
@@ -103,7 +104,7 @@ def void():
 
 def description() -> Graph:
     """VoID + DCAT: size, class partitions, the endpoint, the dumps, provenance, licence."""
-    repo = current_app.extensions["kg"]
+    repo = graph_state().repo
     ds = URIRef(repo.base + "dataset")
     g = Graph()
     for p, ns in (("void", VOID), ("dcat", DCAT), ("dcterms", DCTERMS), ("xsd", XSD)):

@@ -5,20 +5,21 @@ the same URL (200, Vary: Accept; no 303)."""
 from __future__ import annotations
 
 import pyoxigraph as ox
-from flask import Blueprint, Response, abort, current_app, render_template, request
+from flask import Blueprint, Response, abort, render_template, request
 
 from kg.store import prefixes
 from webapp import conneg
 from webapp.describe import Describer
 from webapp.paging import page_number
 from webapp.derived import per_graph
+from webapp.state import repo
 
 bp = Blueprint("entities", __name__)
 CONSTRUCT = "CONSTRUCT { ?iri ?p ?o } WHERE { ?iri ?p ?o }"
 
 
 def describer() -> Describer:
-    return per_graph("describer", lambda: Describer(current_app.extensions["kg"]))
+    return per_graph("describer", lambda: Describer(repo()))
 
 
 @bp.route("/<path:path>")

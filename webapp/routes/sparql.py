@@ -16,8 +16,6 @@ errors are one readable text/plain line.
 from __future__ import annotations
 
 import math
-import threading
-from pathlib import Path
 
 import pyoxigraph as ox
 from flask import Blueprint, Flask, Response, current_app, request
@@ -29,6 +27,7 @@ from webapp import conneg
 from webapp.query_runner import (EndpointBusy, QueryRunner,
                                  QueryTimeout, ResultTooLarge, ServiceRefused, UpdateRefused, WorkerCrashed, WorkerFailed)
 from webapp.sparql_editor import sparql_page
+from webapp.state import graph_state
 from kg.sparql_forms import check_bounds
 
 bp = Blueprint("sparql", __name__)
@@ -71,8 +70,6 @@ GRAPH_NAMES = {
 FORMAT_NAMES = {**GRAPH_NAMES, **RESULTS_NAMES}
 RDFXML = "application/rdf+xml"  # written in the web process from the worker's N-Triples
 SD_MEDIA = ["text/turtle", "application/ld+json", "application/n-triples", RDFXML]
-
-_runner_lock = threading.Lock()
 
 
 class _HTTPError(Exception):
@@ -281,20 +278,21 @@ def _negotiate(form: str | None, format_param: str | None) -> str:
 def _runner() -> QueryRunner:
     """The app's worker pool, created on the first query."""
     app = current_app._get_current_object()
-    runner = app.extensions.get("query_runner")
+    state = graph_state(app)
+    runner = state.query_runner
     if runner is None:
-        with _runner_lock:
-            runner = app.extensions.get("query_runner")
+        with state.runner_lock:
+            runner = state.query_runner
             if runner is None:
-                runner = make_runner(app)
-                app.extensions["query_runner"] = runner
+                runner = state.query_runner = make_runner(app)
     return runner
 
 
 def make_runner(app: Flask) -> QueryRunner:
-    repo = app.extensions["kg"]
+    state = graph_state(app)
+    repo = state.repo
     cfg = app.config
-    return QueryRunner(Path(repo.dist), workers=int(cfg.get("QUERY_WORKERS", 2)),
+    return QueryRunner(state.dist, workers=int(cfg.get("QUERY_WORKERS", 2)),
                        timeout=float(cfg.get("QUERY_TIMEOUT", 10)),
                        max_bytes=int(cfg.get("QUERY_MAX_BYTES", 20 * 1024 * 1024)), base=repo.base,
                        memory=int(cfg.get("QUERY_MAX_MEMORY", 0)), queue_size=cfg.get("QUERY_QUEUE"))
@@ -320,7 +318,7 @@ def _html_page() -> Response:
 
 def _service_description(media: str) -> Response:
     """SPARQL 1.1 Service Description of this endpoint and its dataset, in `media`."""
-    repo = current_app.extensions["kg"]
+    repo = graph_state().repo
     try:  # the Host header is the client's text: only a valid IRI is used, as the base
         endpoint = ox.NamedNode(request.base_url).value
     except ValueError:

@@ -47,6 +47,7 @@ from webapp import auth, links
 from webapp.describe import EXISTS
 from webapp.public_text import public_text
 from webapp.repository import named_node
+from webapp.state import graph_state, repo
 from webapp.steward_pending import (DEFAULT_MAX_BYTES, DEFAULT_PER_STEWARD, DEFAULT_TTL, PendingAddition,
                                     PendingStore, PendingTooLarge)
 
@@ -71,7 +72,7 @@ def _setup(state) -> None:
             app.config[key] = int(os.environ.get(env) or default)
     if not app.config.get("STEWARD_PENDING_DIR"):
         env = os.environ.get("KG_PENDING_DIR")
-        app.config["STEWARD_PENDING_DIR"] = env or str(Path(app.config["KG_DIST"]) / ".pending")
+        app.config["STEWARD_PENDING_DIR"] = env or str(graph_state(app).dist / ".pending")
     try:  # forget the checks that expired while the server was down
         _store(app.config).sweep()
     except OSError as e:
@@ -110,10 +111,6 @@ def protected(view):
         auth.check_csrf()
         return view(*args, **kwargs)
     return auth.login_required(wrapped)
-
-
-def repo():
-    return current_app.extensions["kg"]
 
 
 # ---------------------------------------------------------------------------------
