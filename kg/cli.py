@@ -116,10 +116,11 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 
 def _addition(args: argparse.Namespace):
-    from kg import changes
+    from kg import changes, rdfio
 
-    if args.file == "-":
-        return changes.parse_input(text=sys.stdin.read(), fmt=args.format or "turtle", name="stdin")
+    if args.file == "-":  # bytes, decoded as a file is (not by the locale's encoding)
+        text = rdfio.decode_input(sys.stdin.buffer.read(), "stdin")
+        return changes.parse_input(text=text, fmt=args.format or "turtle", name="stdin")
     return changes.parse_input(Path(args.file), fmt=args.format)
 
 

@@ -41,7 +41,7 @@ def rdf_format(path: Path) -> str:
 
 
 def read_text(path: Path) -> str:
-    """Read a UTF-8 text file, refusing binaries and other encodings with a clear message."""
+    """Read a UTF-8 text file (decode_input), refusing unreadable paths with a clear message."""
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
@@ -50,14 +50,36 @@ def read_text(path: Path) -> str:
         raise BadInput(f"{path}: is a directory, not a file") from None
     except OSError as e:
         raise BadInput(f"{path}: cannot read ({e.strerror})") from None
-    if b"\x00" in raw:
-        raise BadInput(f"{path}: binary file, expected UTF-8 text")
+    return decode_input(raw, str(path))
+
+
+UTF8_BOM = b"\xef\xbb\xbf"
+OTHER_BOMS = {b"\xff\xfe\x00\x00": "UTF-32", b"\x00\x00\xfe\xff": "UTF-32",
+              b"\xff\xfe": "UTF-16", b"\xfe\xff": "UTF-16"}  # longest first: UTF-32 LE starts like UTF-16 LE
+
+
+def decode_input(data: bytes, name: str) -> str:
+    """The one decoder of input (data files, change sets, uploads; CLI and web), so
+    that a file is read the same everywhere: UTF-8, with a UTF-8 byte order mark
+    dropped (editors on Windows write one); anything else is BadInput naming the
+    file and, for an encoding error, the byte offset."""
+    if not data:
+        raise BadInput(f"{name}: empty file")
+    for bom, encoding in OTHER_BOMS.items():
+        if data.startswith(bom):
+            raise BadInput(f"{name}: not UTF-8 ({encoding} byte order mark at offset 0); save the file as UTF-8")
+    skip = len(UTF8_BOM) if data.startswith(UTF8_BOM) else 0  # offsets below count in the file as given
+    nul = data.find(b"\x00", skip)
+    if nul >= 0:
+        raise BadInput(f"{name}: binary file (NUL byte at offset {nul}), "
+                       "expected UTF-8 text (Turtle, JSON-LD, CSV or another RDF syntax)")
     try:
-        text = raw.decode("utf-8")
+        text = data[skip:].decode("utf-8")
     except UnicodeDecodeError as e:
-        raise BadInput(f"{path}: not UTF-8 (invalid byte at offset {e.start})") from None
+        raise BadInput(f"{name}: not UTF-8 (invalid byte 0x{data[skip + e.start]:02x} at offset {skip + e.start}); "
+                       "save the file as UTF-8") from None
     if not text.strip():
-        raise BadInput(f"{path}: empty file")
+        raise BadInput(f"{name}: empty file")
     return text
 
 
