@@ -73,62 +73,75 @@ def triples(data: Graph, curation: Graph, directory: Path | None = None) -> Grap
 
     `data` holds the measures and Annex 1 items (graph/data), `curation` the shared
     action definitions (graph/curation, loaded from data/curation/*.ttl)."""
-    B, I = bkd(), inst()
-    measures, items = numbered(data, B.Measure), numbered(data, B.Annex1Item)
-    prefix = str(I["shared-action/"])
-    shared_actions = {str(s)[len(prefix):]: s for s in curation.subjects(RDF.type, B.SharedAction)
-                      if isinstance(s, URIRef) and str(s).startswith(prefix)}
-    out = bind_all(Graph())
-    created = Literal(reviews.REVIEW_DATE, datatype=XSD.date)
+    cw = _Crosswalk(data, curation)
+    cw.annex_links(directory)
+    cw.shared_links(directory)
+    return cw.out
 
-    def annotate(iri: URIRef, s: URIRef, p: URIRef, o: URIRef, justification: str, source: str) -> None:
-        add_link(out, iri, s, p, o, justification, I["agent/project-curators"], created, source)
 
-    def measure(path: Path, d: reviews.Decision, number: str) -> URIRef:
-        if number not in measures:
+class _Crosswalk:
+    """What turning the decisions into links needs: the numbered measures and items,
+    the defined shared actions, and the graph the links go to."""
+
+    def __init__(self, data: Graph, curation: Graph) -> None:
+        self.B, self.I = bkd(), inst()
+        self.measures, self.items = numbered(data, self.B.Measure), numbered(data, self.B.Annex1Item)
+        prefix = str(self.I["shared-action/"])
+        self.shared_actions = {str(s)[len(prefix):]: s for s in curation.subjects(RDF.type, self.B.SharedAction)
+                               if isinstance(s, URIRef) and str(s).startswith(prefix)}
+        self.out = bind_all(Graph())
+        self.created = Literal(reviews.REVIEW_DATE, datatype=XSD.date)
+
+    def annotate(self, iri: URIRef, s: URIRef, p: URIRef, o: URIRef, justification: str, source: str) -> None:
+        add_link(self.out, iri, s, p, o, justification, self.I["agent/project-curators"], self.created, source)
+
+    def measure(self, path: Path, d: reviews.Decision, number: str) -> URIRef:
+        if number not in self.measures:
             raise BadInput(f"{path}, line {d.line}: measure {number!r} is not a measure of the Work Programme "
                            f"(no bkd:Measure numbered {number} in the data); correct the number")
-        return measures[number]
+        return self.measures[number]
 
+    @staticmethod
     def once(path: Path, d: reviews.Decision, seen: dict) -> None:
         if d.key in seen:
             raise BadInput(f"{path}, line {d.line}: the pair {d.a} / {d.b} is already decided on line {seen[d.key]}; "
                            "keep one row per pair")
         seen[d.key] = d.line
 
-    # measure -> Annex 1 item
-    path = reviews.path_of("annex", directory)
-    seen: dict = {}
-    for d in decided("annex", directory):
-        once(path, d, seen)
-        m = measure(path, d, d.a)
-        if d.b not in items:
-            raise BadInput(f"{path}, line {d.line}: annex_item {d.b!r} is not an Annex 1 item "
-                           f"(no bkd:Annex1Item numbered {d.b} in the data); correct the number")
-        if d.decision in PREDICATE:
-            annotate(I[f"annotation/annex-link-m{d.a}-a{d.b}"], m, B[PREDICATE[d.decision]], items[d.b],
-                     d.reason, source_name(path))
+    def annex_links(self, directory: Path | None) -> None:
+        """measure -> Annex 1 item, for each `same` / `part` decision."""
+        path = reviews.path_of("annex", directory)
+        seen: dict = {}
+        for d in decided("annex", directory):
+            self.once(path, d, seen)
+            m = self.measure(path, d, d.a)
+            if d.b not in self.items:
+                raise BadInput(f"{path}, line {d.line}: annex_item {d.b!r} is not an Annex 1 item "
+                               f"(no bkd:Annex1Item numbered {d.b} in the data); correct the number")
+            if d.decision in PREDICATE:
+                self.annotate(self.I[f"annotation/annex-link-m{d.a}-a{d.b}"], m, self.B[PREDICATE[d.decision]],
+                              self.items[d.b], d.reason, source_name(path))
 
-    # measure ~ measure -> shared action
-    path = reviews.path_of("shared", directory)
-    seen = {}
-    members: dict[tuple[str, str], list[tuple[str, reviews.Decision]]] = defaultdict(list)
-    for d in decided("shared", directory):
-        once(path, d, seen)
-        measure(path, d, d.a), measure(path, d, d.b)
-        if d.decision != "same":
-            continue
-        if d.shared_action not in shared_actions:
-            raise BadInput(f"{path}, line {d.line}: shared_action {d.shared_action!r} has no definition block "
-                           "(a bkd:SharedAction shared-action/<name> in data/curation/shared-actions.ttl); "
-                           "define it first or correct the name")
-        members[(d.a, d.shared_action)].append((d.b, d))
-        members[(d.b, d.shared_action)].append((d.a, d))
-    for (number, slug), rows in members.items():
-        others = sorted({n for n, _ in rows}, key=reviews._key)
-        reasons = list(dict.fromkeys(d.reason for _, d in sorted(rows, key=lambda r: r[1].line)))
-        why = (f"Occurrence of the shared action {slug}: reviewed as the same action as measure"
-               f"{'s' if len(others) > 1 else ''} {', '.join(others)}. {' '.join(reasons)}")
-        annotate(I[f"annotation/shared-m{number}-{slug}"], measures[number], B.sharedAction, shared_actions[slug],
-                 why, source_name(path))
-    return out
+    def shared_links(self, directory: Path | None) -> None:
+        """measure ~ measure -> one membership per measure and shared action."""
+        path = reviews.path_of("shared", directory)
+        seen: dict = {}
+        members: dict[tuple[str, str], list[tuple[str, reviews.Decision]]] = defaultdict(list)
+        for d in decided("shared", directory):
+            self.once(path, d, seen)
+            self.measure(path, d, d.a), self.measure(path, d, d.b)
+            if d.decision != "same":
+                continue
+            if d.shared_action not in self.shared_actions:
+                raise BadInput(f"{path}, line {d.line}: shared_action {d.shared_action!r} has no definition block "
+                               "(a bkd:SharedAction shared-action/<name> in data/curation/shared-actions.ttl); "
+                               "define it first or correct the name")
+            members[(d.a, d.shared_action)].append((d.b, d))
+            members[(d.b, d.shared_action)].append((d.a, d))
+        for (number, slug), rows in members.items():
+            others = sorted({n for n, _ in rows}, key=reviews._key)
+            reasons = list(dict.fromkeys(d.reason for _, d in sorted(rows, key=lambda r: r[1].line)))
+            why = (f"Occurrence of the shared action {slug}: reviewed as the same action as measure"
+                   f"{'s' if len(others) > 1 else ''} {', '.join(others)}. {' '.join(reasons)}")
+            self.annotate(self.I[f"annotation/shared-m{number}-{slug}"], self.measures[number], self.B.sharedAction,
+                          self.shared_actions[slug], why, source_name(path))

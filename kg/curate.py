@@ -363,15 +363,15 @@ def decision_graph(store, kind: str, a: str, b: str, decision: str, reason: str,
     bkd:CurationDecision record and, for a link, the link with its bkd:CuratedAnnotation
     (the IRIs of kg.crosswalk). BadInput for an unknown or decided pair, a bad decision,
     a missing reason or shared action. Returns (suggestion, graph)."""
-    from datetime import date
+    reason = _checked_arguments(kind, decision, reason, by)
+    pair, x, y = _undecided_pair(store, kind, a, b, directory)
+    slug = _shared_slug(store, kind, decision, shared_action)
+    g = _decision_records(store, kind, x, y, decision, reason, by.strip(), slug)
+    return Suggestion(pair, decision, reason, slug), g
 
-    from rdflib import Graph, Literal, URIRef
-    from rdflib.namespace import DCTERMS, PROV, RDF, XSD
 
-    from kg import changes
-    from kg.crosswalk import PREDICATE, add_link
-    from kg.namespaces import bind_all, bkd, inst
-
+def _checked_arguments(kind: str, decision: str, reason: str, by: str) -> str:
+    """The reason on one line, once kind, decision, reason and decider are valid."""
     if kind not in KINDS:
         raise BadInput(f"unknown kind {kind!r} (use annex or shared)")
     if decision not in reviews.DECISIONS:
@@ -381,6 +381,12 @@ def decision_graph(store, kind: str, a: str, b: str, decision: str, reason: str,
         raise BadInput("missing --reason TEXT: a one-line reason for the decision")
     if not (by or "").strip():
         raise BadInput("missing --by NAME (who decides)")
+    return reason
+
+
+def _undecided_pair(store, kind: str, a: str, b: str, directory: Path | None):
+    """The candidate pair a / b of this kind (measures of a shared pair in number
+    order), refused when it is no candidate or is decided already. Returns (pair, x, y)."""
     found = ranked_items(store)
     x = _pick(found, a, "measure", "A")
     y = _pick(found, b, "annex1" if kind == "annex" else "measure", "B")
@@ -396,6 +402,13 @@ def decision_graph(store, kind: str, a: str, b: str, decision: str, reason: str,
     if known is not None and known.decision:
         where = "the review files" if known.line else "the graph (a change set: revert it first)"
         raise BadInput(f"{kind} pair {label(x)} / {label(y)} is already decided {known.decision!r} in {where}")
+    return pair, x, y
+
+
+def _shared_slug(store, kind: str, decision: str, shared_action: str) -> str:
+    """The shared action a shared 'same' decision names (it must exist); empty otherwise."""
+    from kg.namespaces import inst
+
     slug = (shared_action or "").strip()
     if kind == "shared" and decision == "same":
         if not slug:
@@ -409,9 +422,22 @@ def decision_graph(store, kind: str, a: str, b: str, decision: str, reason: str,
                            f"(known: {', '.join(sorted(local)) or 'none'})")
     elif slug:
         raise BadInput("--shared-action is for a shared 'same' decision only")
+    return slug
+
+
+def _decision_records(store, kind: str, x, y, decision: str, reason: str, by: str, slug: str):
+    """The bkd:CurationDecision record and the links it makes, with their annotations."""
+    from datetime import date
+
+    from rdflib import Graph, Literal, URIRef
+    from rdflib.namespace import DCTERMS, PROV, RDF, XSD
+
+    from kg import changes
+    from kg.crosswalk import PREDICATE, add_link
+    from kg.namespaces import bind_all, bkd, inst
 
     B, I = bkd(), inst()
-    agent = URIRef(changes.agent_iri(by.strip()))
+    agent = URIRef(changes.agent_iri(by))
     created = Literal(date.today().isoformat(), datatype=XSD.date)
     g = bind_all(Graph())
     rec = URIRef(decision_iri(kind, x, y))
@@ -435,7 +461,7 @@ def decision_graph(store, kind: str, a: str, b: str, decision: str, reason: str,
             annotate(I[f"annotation/shared-m{m.number}-{slug}"], URIRef(m.iri), B.sharedAction, target,
                      f"Occurrence of the shared action {slug}: decided the same action as measure "
                      f"{other.number}. {reason}")
-    return Suggestion(pair, decision, reason, slug), g
+    return g
 
 
 def decide(store, kind: str, a: str, b: str, decision: str, reason: str, by: str,

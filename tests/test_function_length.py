@@ -16,8 +16,6 @@ REFACTORED = ("kg/incremental.py", "kg/check_support.py", "kg/addition_checks.py
 # The long functions still to split, "path::qualified name" (nested and methods with dots).
 KNOWN = frozenset({
     "kg/cli.py::parser",
-    "kg/crosswalk.py::triples",
-    "kg/curate.py::decision_graph",
     "webapp/describe.py::Describer.describe",
 })
 
