@@ -18,11 +18,11 @@ from urllib.parse import urlencode
 import pyoxigraph as ox
 
 from webapp.actions import Action, ActionTable
+from webapp.derived import per_graph
 from webapp.describe import Link
 from webapp.paging import Page, paginate
 from webapp.repository import Repository, named_node
 from webapp.sorting import natural_key
-from webapp.derived import per_graph
 from webapp.state import repo
 
 SKOS = "http://www.w3.org/2004/02/skos/core#"

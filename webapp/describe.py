@@ -15,6 +15,7 @@ import pyoxigraph as ox
 from webapp.links import safe_href
 from webapp.paging import Page, paginate
 from webapp.repository import Repository, named_node
+from webapp.services.entities import EXISTS
 from webapp.sorting import natural_key
 
 if TYPE_CHECKING:
@@ -81,7 +82,6 @@ class Entity:
 
 
 # The page's queries: constant texts, the entity bound as ?iri (Store.query bindings).
-EXISTS = "ASK { { ?iri ?p ?o } UNION { ?s ?p ?iri } }"
 FACTS = "SELECT ?iri ?p ?o ?g WHERE { GRAPH ?g { ?iri ?p ?o } }"
 INCOMING = """SELECT DISTINCT ?iri ?s ?p ?g ?record WHERE { GRAPH ?g { ?s ?p ?iri } FILTER(isIRI(?s))
               BIND(EXISTS { ?s a bkd:CuratedAnnotation } AS ?record) }"""

@@ -18,6 +18,14 @@ YASGUI_DIRS = (Path(__file__).resolve().parent / "vendor" / "yasgui",
                CODE_ROOT / "node_modules" / "@zazuko" / "yasgui" / "build")
 
 
+# What the endpoint shows a browser when the editor page itself fails: still a usable form.
+MINIMAL_FORM = (
+    "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>SPARQL endpoint</title>"
+    "</head><body><h1>SPARQL endpoint</h1><form method=\"post\" action=\"\">"
+    "<textarea name=\"query\" rows=\"12\" cols=\"80\">SELECT * WHERE { ?s ?p ?o } LIMIT 10"
+    "</textarea><p><button type=\"submit\">Run query</button></p></form></body></html>")
+
+
 def yasgui_dir() -> Path | None:
     """The directory YASGUI is served from, or None when it is not installed."""
     return next((d for d in YASGUI_DIRS if (d / "yasgui.min.js").is_file()), None)

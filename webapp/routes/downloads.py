@@ -16,8 +16,9 @@ from rdflib.namespace import DCAT, DCTERMS, RDF, XSD
 from kg import stats
 from kg.store import prefixes
 from webapp import conneg
-from webapp.graph_views import cached
 from webapp.derived import per_graph
+from webapp.graph_views import cached
+from webapp.services import catalogue
 from webapp.state import graph_state
 
 bp = Blueprint("downloads", __name__)
@@ -136,8 +137,7 @@ def description() -> Graph:
         g.add((dist, DCAT.downloadURL, url))
         g.add((dist, DCAT.mediaType, URIRef("https://www.iana.org/assignments/media-types/" + media)))
         g.add((dist, DCTERMS.description, Literal(desc, lang="en")))
-    partitions = cached("class_partitions", lambda: [(r["c"].value, int(r["n"].value)) for r in repo.select(
-        "SELECT ?c (COUNT(DISTINCT ?x) AS ?n) WHERE { ?x a ?c FILTER(isIRI(?c)) } GROUP BY ?c")])
+    partitions = cached("class_partitions", lambda: catalogue.class_partitions(repo))
     for cls, n in partitions:  # a group-by over the whole graph: once per graph, whatever the format
         part = BNode()
         g.add((ds, VOID.classPartition, part))

@@ -4,18 +4,17 @@ N-Triples or RDF/XML (Accept or ?format=; webapp.conneg) get the entity's triple
 the same URL (200, Vary: Accept; no 303)."""
 from __future__ import annotations
 
-import pyoxigraph as ox
 from flask import Blueprint, Response, abort, render_template, request
 
 from kg.store import prefixes
 from webapp import conneg
+from webapp.derived import per_graph
 from webapp.describe import Describer
 from webapp.paging import page_number
-from webapp.derived import per_graph
+from webapp.services import entities as entity_service
 from webapp.state import repo
 
 bp = Blueprint("entities", __name__)
-CONSTRUCT = "CONSTRUCT { ?iri ?p ?o } WHERE { ?iri ?p ?o }"
 
 
 def describer() -> Describer:
@@ -33,7 +32,7 @@ def entity(path: str):
     except conneg.NotAcceptable as e:
         return conneg.not_acceptable(e)
     if media != "text/html":
-        triples = list(d.repo.store.query(CONSTRUCT, bindings={"iri": ox.NamedNode(iri)}))
+        triples = entity_service.triples(d.repo, iri)
         try:
             body = conneg.serialize(triples, media, prefixes())
         except conneg.NotRepresentable as e:

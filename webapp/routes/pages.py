@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-import pyoxigraph as ox
 from flask import Blueprint, Response, abort, current_app, render_template, request, send_from_directory, url_for
 
 from kg import stats
 from webapp.actions import COUNTRY_SCOPES, FACETS
 from webapp.chart import svg
+from webapp.derived import per_graph
 from webapp.graph_views import cached, find, repo, search_index, table
 from webapp.paging import PAGE_SIZE, page_number, paginate
 from webapp.repository import named_node
+from webapp.services import catalogue
 from webapp.sorting import natural_key
-from webapp.derived import per_graph
 from webapp.sparql_editor import yasgui_dir
 
 bp = Blueprint("pages", __name__)
@@ -40,27 +40,16 @@ def class_iri(name: str) -> str:
 @bp.route("/")
 def home():
     r = repo()
-    doc = cached("document", lambda: r.select("""
-        SELECT ?doc ?id ?title ?date ?meeting ?mtitle ?loc ?start ?end ?goal ?decision WHERE {
-          ?doc a bkd:SourceDocument ; dcterms:identifier ?id ; dcterms:title ?title ; dcterms:date ?date ;
-               bkd:preparedFor ?meeting ; bkd:respondsTo ?decision .
-          ?meeting dcterms:title ?mtitle ; bkd:location ?loc ; bkd:startDate ?start ; bkd:endDate ?end .
-          OPTIONAL { ?prog a bkd:Programme ; bkd:overallGoal ?goal } } LIMIT 1"""))
+    doc = cached("document", lambda: catalogue.source_document(r))
     counts = cached("counts", lambda: stats.counts(r.store))
     chart = cached("chart", lambda: svg(table(), url_for("pages.measures")))
     browse = cached("browse", lambda: [(url_for("pages.browse", name=n.rsplit("#", 1)[-1]), h,
                                         _count(class_iri(n))) for n, h in BROWSE])
-    return render_template("home.html", doc=doc[0] if doc else None, counts=counts, chart=chart, browse=browse)
-
-
-COUNT = "SELECT ?cls (COUNT(DISTINCT ?x) AS ?n) WHERE { ?x a ?cls } GROUP BY ?cls"
-MEMBERS = "SELECT DISTINCT ?cls ?x WHERE { ?x a ?cls . FILTER(isIRI(?x)) }"
-DESCRIBED = "SELECT ?cls ?p WHERE { ?cls ?p ?o } LIMIT 1"
+    return render_template("home.html", doc=doc, counts=counts, chart=chart, browse=browse)
 
 
 def _count(cls: str) -> int:
-    rows = repo().select(COUNT, cls=ox.NamedNode(cls))
-    return int(rows[0]["n"].value) if rows else 0
+    return catalogue.class_count(repo(), cls)
 
 
 @bp.app_template_global()
@@ -116,12 +105,7 @@ def browse(name: str):
 def _members(cls: str) -> list[str] | None:
     """The instances of a class in label order (None: no such class), computed once per
     graph: sorting a class of 250,000 measures is too slow for every request."""
-    r = repo()
-    term = ox.NamedNode(cls)
-    members = [x["x"].value for x in r.select(MEMBERS, cls=term)]
-    if not members and not r.select(DESCRIBED, cls=term):
-        return None
-    return sorted(members, key=lambda m: natural_key(r.label(m)))
+    return catalogue.class_members(repo(), cls, natural_key)
 
 
 @bp.route("/search")

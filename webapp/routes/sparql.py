@@ -26,7 +26,8 @@ from kg.store import prefixes
 from webapp import conneg
 from webapp.query_runner import (EndpointBusy, QueryRunner,
                                  QueryTimeout, ResultTooLarge, ServiceRefused, UpdateRefused, WorkerCrashed, WorkerFailed)
-from webapp.sparql_editor import sparql_page
+from webapp.services import catalogue
+from webapp.sparql_editor import MINIMAL_FORM, sparql_page
 from webapp.state import graph_state
 from kg.sparql_forms import check_bounds
 
@@ -308,12 +309,7 @@ def _html_page() -> Response:
         return current_app.make_response(sparql_page())
     except Exception:  # noqa: BLE001 - a broken page still leaves a usable form
         current_app.logger.exception("sparql_page failed; serving the minimal query form")
-    return Response(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>SPARQL endpoint</title>"
-        "</head><body><h1>SPARQL endpoint</h1><form method=\"post\" action=\"\">"
-        "<textarea name=\"query\" rows=\"12\" cols=\"80\">SELECT * WHERE { ?s ?p ?o } LIMIT 10"
-        "</textarea><p><button type=\"submit\">Run query</button></p></form></body></html>",
-        200, content_type="text/html; charset=utf-8")
+    return Response(MINIMAL_FORM, 200, content_type="text/html; charset=utf-8")
 
 
 def _service_description(media: str) -> Response:
@@ -323,8 +319,7 @@ def _service_description(media: str) -> Response:
         endpoint = ox.NamedNode(request.base_url).value
     except ValueError:
         endpoint = repo.base + "sparql"
-    graphs = [(sol["g"].value, int(sol["n"].value)) for sol in repo.store.query(
-        "SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g ORDER BY ?g")]
+    graphs = catalogue.graph_sizes(repo)
     total = len(repo.store)
     formats = ["SPARQL_Results_JSON", "SPARQL_Results_XML", "SPARQL_Results_CSV",
                "SPARQL_Results_TSV", "Turtle", "JSON-LD", "N-Triples", "RDF_XML"]

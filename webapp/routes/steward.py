@@ -44,9 +44,8 @@ from kg import changes, stewards
 from kg.config import settings
 from kg.errors import BadInput, KGError
 from webapp import auth, links
-from webapp.describe import EXISTS
 from webapp.public_text import public_text
-from webapp.repository import named_node
+from webapp.services import entities
 from webapp.state import graph_state, repo
 from webapp.steward_pending import (DEFAULT_MAX_BYTES, DEFAULT_PER_STEWARD, DEFAULT_TTL, PendingAddition,
                                     PendingStore, PendingTooLarge)
@@ -211,22 +210,13 @@ def read_addition() -> tuple[Graph, str]:
 # Presenting a check
 # ---------------------------------------------------------------------------------
 
-DESCRIBED = "ASK { ?iri ?p ?o }"
-
-
-def _ask(sparql: str, iri: str) -> bool:
-    """An ASK about one IRI, bound as a term (False when the text is not an IRI)."""
-    term = named_node(iri)
-    return term is not None and bool(repo().store.query(sparql, bindings={"iri": term}))
-
-
 def _in_graph(iri: str) -> bool:
     """Has the entity a page (is it a subject or object in the graph)?"""
-    return _ask(EXISTS, iri)
+    return entities.mentioned(repo(), iri)
 
 
 def _described(iri: str) -> bool:
-    return _ask(DESCRIBED, iri)
+    return entities.described(repo(), iri)
 
 
 def term(value: str | None, *, known: dict[str, bool], addition: Graph | None = None) -> dict:
