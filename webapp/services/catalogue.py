@@ -3,7 +3,8 @@ class, the class and named-graph partitions (home page, class listings, VoID and
 SPARQL service description). Kept out of the routes so they send no SPARQL."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import pyoxigraph as ox
 
