@@ -35,9 +35,9 @@ from pathlib import Path
 
 import pyoxigraph as ox
 
+from benchmarks.web import pct
 from kg import build, rdfio, validate
 from kg.changes import parse_input
-from benchmarks.web import pct
 from kg.incremental import check_addition
 from kg.store import Store
 from kg.stores.oxigraph import OxigraphStore
@@ -160,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     print(head)
     print("-" * len(head))
     base_p50 = rows[0][2]
-    for scale, triples, p50, p95, full_ms, full_note, _ok, _caught, _made in rows:
+    for scale, triples, p50, p95, full_ms, _full_note, _ok, _caught, _made in rows:
         full = f"{full_ms:.0f}" if full_ms is not None else "-"
         if scale == 1:
             target = f"p50 < {TARGET_MS:.0f} ms: {'PASS' if p50 < TARGET_MS else 'FAIL'}"

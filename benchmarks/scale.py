@@ -89,11 +89,10 @@ def child(scale: int, kind: str, dist: Path, budget: float, partial: Path | None
     measured so far is written to `partial` after each step, so a run stopped by the
     parent's time limit still reports its finished steps."""
     os.environ["KG_DIST"], os.environ["KG_STORE"] = str(dist), kind
+    from kg.build import read_manifest
     from kg.changes import parse_input
     from kg.incremental import check_addition
     from kg.store import open_store
-
-    from kg.build import read_manifest
 
     out: dict = {"scale": scale, "store": kind, "triples": read_manifest(dist)["triples"]["total"]}
 
@@ -104,8 +103,9 @@ def child(scale: int, kind: str, dist: Path, budget: float, partial: Path | None
     step("load")
     t = time.perf_counter()
     if kind == "oxigraph":
-        from kg.stores.oxigraph import load_generation
         import shutil
+
+        from kg.stores.oxigraph import load_generation
 
         root = Path(tempfile.mkdtemp(dir=WORK))
         load_generation(root, dist)
@@ -174,7 +174,7 @@ def measure_queries(out: dict, store, budget: float, step) -> None:
     out["queries"] = {}
     for q in _cheapest_first(kgquery.named_queries(), out["store"], out["scale"]):
         try:
-            out["queries"][q.name] = _stats(_sample(lambda: list(store.query(q.sparql)), budget / 4))
+            out["queries"][q.name] = _stats(_sample(lambda q=q: list(store.query(q.sparql)), budget / 4))
         except KGError as e:  # an engine's own limit (reported per query, the run goes on)
             out.setdefault("query_errors", {})[q.name] = " ".join(str(e).split())[:300]
         step("queries")
@@ -393,8 +393,8 @@ def tables(results: dict) -> str:
     lines = [head]
     for r in rows:
         c = _cells(r)
-        lines.append(f"| {r['scale']}× | {r.get('triples', 0):,} | {r['store']} | {c['load']} | {c['peak']} | {c['q50']} "
-                     f"| {c['q95']} | {c['pages']} | {c['check']} | {c['serve']} | {c['note']} |")
+        lines.append(f"| {r['scale']}× | {r.get('triples', 0):,} | {r['store']} | {c['load']} | {c['peak']} "
+                     f"| {c['q50']} | {c['q95']} | {c['pages']} | {c['check']} | {c['serve']} | {c['note']} |")
     out = ["\n".join(lines)]
     ratios = []
     for scale in sorted({r["scale"] for r in rows}):

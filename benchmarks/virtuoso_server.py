@@ -201,7 +201,7 @@ class Virtuoso:
                 self.process.kill()
                 self.process.wait()
 
-    def __enter__(self) -> "Virtuoso":
+    def __enter__(self) -> Virtuoso:
         return self
 
     def __exit__(self, *exc_info) -> None:

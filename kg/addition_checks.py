@@ -36,17 +36,31 @@ keep valid-10-measures.ttl free of it (tests/test_addition_checks.py).
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
 
 import pyoxigraph as ox
 from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.namespace import PROV, RDF, RDFS
 
+from kg.check_support import (
+    CORE_NAMESPACES,
+    MAX_NAMED,
+    MAX_SUGGESTIONS,
+    MERGING,
+    RESERVED,
+    REWIRING,
+    _c,
+    _did_you_mean,
+    _lex,
+    _links_text,
+    _Reader,
+    _Schema,
+    _shacl,
+    _show,
+)
 from kg.config import Settings
 from kg.csv_import import read_only_findings
-from kg.check_support import (CORE_NAMESPACES, MAX_NAMED, MAX_SUGGESTIONS, MERGING, RESERVED, REWIRING, _c,
-                               _did_you_mean, _lex, _links_text, _Reader, _Schema, _shacl, _show)
 from kg.validate import Finding, _findings
 
 
@@ -105,9 +119,10 @@ def check(name: str) -> Callable:
     def register(fn: Callable[[CheckContext], Iterable[Finding]]):
         if any(c.name == name for c in CHECKS):
             raise ValueError(f"two checks named {name}")
-        if not (fn.__doc__ or "").strip():
+        doc = (fn.__doc__ or "").strip()
+        if not doc:
             raise ValueError(f"check {name} does not say why it exists (docstring)")
-        CHECKS.append(Check(name, fn.__doc__.strip().splitlines()[0], fn))
+        CHECKS.append(Check(name, doc.splitlines()[0], fn))
         return fn
     return register
 
@@ -302,12 +317,13 @@ def _dangling(good: Graph, subjects: set, reader: _Reader, schema: _Schema, base
                 hints[key] = "."
             elif ontology_term:
                 hints[key] = _did_you_mean(str(obj), candidates("ontology", lambda: sorted(
-                    str(c) for c in schema.described if isinstance(c, URIRef) and str(c).startswith(base + "ontology#"))))
+                    str(c) for c in schema.described
+                    if isinstance(c, URIRef) and str(c).startswith(base + "ontology#"))))
             else:
-                found = candidates(("range", rng), lambda: reader.instances(rng)) if rng is not None else []
+                found = candidates(("range", rng), lambda rng=rng: reader.instances(rng)) if rng is not None else []
                 if not found:
                     folder = str(obj)[: max(str(obj).rfind("/"), str(obj).rfind("#")) + 1]
-                    found = candidates(("folder", folder), lambda: _same_folder(reader, str(obj)))
+                    found = candidates(("folder", folder), lambda obj=obj: _same_folder(reader, str(obj)))
                 hints[key] = _did_you_mean(str(obj), found)
         out.append(Finding("Violation", str(subj), str(pred), str(obj),
                            f"{_c(obj)} does not exist" + hints[key]

@@ -23,9 +23,18 @@ from rdflib import Graph
 
 from kg import rdfio, sources
 from kg.config import settings
-from kg.manifest import MANIFEST, GraphHashes, graph_hashes, read_manifest  # GraphHashes, read_manifest: re-exported
+from kg.manifest import (  # re-exported
+    MANIFEST,
+    GraphHashes as GraphHashes,
+    graph_hashes,
+    read_manifest as read_manifest,
+)
 from kg.namespaces import bind_all
-from kg.parts import Parts, apply_changesets, dataset, load_parts  # re-exported (kg.build.*)
+from kg.parts import (
+    Parts,
+    dataset,
+    load_parts as load_parts,  # re-exported (kg.build.load_parts)
+)
 from kg.store import engine
 from kg.validate import core_shapes
 

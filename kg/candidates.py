@@ -57,7 +57,7 @@ def items(store) -> list[Item]:
     """The measures and Annex 1 items of the built graph (with their curated tags)."""
     out = []
     for r in store.query(ITEMS):
-        def text(var: str) -> str:  # an action without tags (just added) leaves ?tags unbound
+        def text(var: str, r=r) -> str:  # an action without tags (just added) leaves ?tags unbound
             return r[var].value if r[var] is not None else ""
         out.append(Item(r["a"].value, text("kind"), text("number"), text("section"), text("text"),
                         frozenset(t for t in text("tags").split() if t)))

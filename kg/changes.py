@@ -29,18 +29,29 @@ import os
 import secrets
 import shutil
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 from rdflib import Graph, URIRef
 
 from kg import build, rdfio
+
 # the change-set file format; agent_iri, changeset_iri, layers and load_trig are re-exported (kg.changes.*)
-from kg.changeset_file import (BIDI_CONTROLS, ChangeSet, agent_iri, breaks, changeset_iri, layers, load_trig,
-                               read_meta as _read_meta, trig as _trig)
-# re-exported (kg.changes.*): the check's result types and the entity limit
-from kg.check_result import Change, CheckResult, _over_limit, check_size, entity_count
+from kg.changeset_file import (
+    BIDI_CONTROLS,
+    ChangeSet,
+    agent_iri as agent_iri,
+    breaks,
+    changeset_iri as changeset_iri,
+    layers as layers,
+    load_trig as load_trig,
+    read_meta as _read_meta,
+    trig as _trig,
+)
+
+# re-exported (kg.changes.*): the check's result types
+from kg.check_result import Change as Change, CheckResult, _over_limit, check_size
 from kg.config import settings
 from kg.csv_import import csv_to_graph
 from kg.errors import BadInput, KGError, Rejected  # Rejected: re-exported (kg.changes.Rejected)
@@ -85,7 +96,7 @@ def parse_input(path: Path | None = None, *, text: str | None = None, fmt: str |
             raise BadInput(f"{name}: binary data, expected UTF-8 text")
     if fmt == "csv":
         _check_csv_rows(text, name)
-        g = csv_to_graph(text, name)
+        g: Graph = csv_to_graph(text, name)
     elif fmt in ("turtle", "json-ld"):
         g = rdfio.parse_into(bind_all(Graph()), text, fmt, name)
         if len(g) == 0:
@@ -260,7 +271,8 @@ def _control(text: str, allowed: str = "") -> str | None:
 def _name(value: str | None, what: str) -> str:
     """A steward's name: one line, no control characters (it is written in the change
     set's comment header and labels its steward IRI)."""
-    _require(value or "", what)
+    value = value or ""
+    _require(value, what)
     bad = _control(value)
     if bad:
         raise BadInput(f"{what.split()[0]}: the name contains a control character ({bad}: a newline, tab or "
@@ -271,7 +283,8 @@ def _name(value: str | None, what: str) -> str:
 def _source(value: str | None, what: str) -> str:
     """The source or reason: whitespace (newlines, tabs) becomes single spaces, as the
     web form does; any other control character is refused."""
-    _require(value or "", what)
+    value = value or ""
+    _require(value, what)
     bad = _control(value, allowed="\t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x85\u2028\u2029")
     if bad:
         raise BadInput(f"{what.split()[0]}: the text contains a control character ({bad}); "

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Iterable
+from typing import cast
 
 import pyoxigraph as ox
 from pyshacl import validate as shacl_validate
@@ -96,7 +97,7 @@ def _schema_for(base: str, _stamp: tuple) -> _Schema:
     for node_shape, cls in shapes.subject_objects(SH.targetClass):
         for ps in shapes.objects(node_shape, SH.property):
             path = shapes.value(ps, SH.path)
-            if isinstance(path, URIRef) and any(int(m) == 1 for m in shapes.objects(ps, SH.maxCount)):
+            if isinstance(path, URIRef) and any(int(cast(Literal, m)) == 1 for m in shapes.objects(ps, SH.maxCount)):
                 max_one.setdefault(cls, set()).add(path)
     unique_lang = {shapes.value(ps, SH.path) for ps in shapes.subjects(SH.uniqueLang, Literal(True))}
     inverse = {p for p in shapes.objects(None, SH.inversePath) if isinstance(p, URIRef)}
@@ -202,7 +203,7 @@ class _SetList(list):
     def __contains__(self, item) -> bool:
         return item in self._members
 
-    def copy(self) -> "_SetList":
+    def copy(self) -> _SetList:
         return _SetList(self)
 
     def append(self, item) -> None:
@@ -257,7 +258,8 @@ def _focus_validator_class() -> type:
 
         @classmethod
         def create_validation_report(cls, sg, conforms: bool, results: list):
-            return super().create_validation_report(sg, conforms, [("", node, triples) for _text, node, triples in results])
+            return super().create_validation_report(sg, conforms,
+                                                    [("", node, triples) for _text, node, triples in results])
 
     return _FocusValidator
 
@@ -277,7 +279,8 @@ def _speed_up_pyshacl() -> None:
         from pyshacl.constraints import ALL_CONSTRAINT_PARAMETERS, CONSTRAINT_PARAMETERS_MAP
     except ImportError:  # pragma: no cover - another pyshacl layout: run unpatched
         return
-    shape_module.CONSTRAINT_PARAMS = (_SetList(ALL_CONSTRAINT_PARAMETERS), CONSTRAINT_PARAMETERS_MAP)
+    shape_module.CONSTRAINT_PARAMS = (  # type: ignore[attr-defined]
+        _SetList(ALL_CONSTRAINT_PARAMETERS), CONSTRAINT_PARAMETERS_MAP)
 
 
 # ---------------------------------------------------------------------------------

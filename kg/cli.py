@@ -13,6 +13,7 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import cast
 
 from kg.errors import INTERNAL, INTERRUPTED, KGError
 
@@ -297,7 +298,7 @@ def cmd_curate(args: argparse.Namespace) -> int:
         except changes.Rejected as e:
             _out(e.result.text())
             raise
-        s, cs = done.suggestion, done.changeset
+        s, cs = done.suggestion, cast(changes.ChangeSet, done.changeset)
         _out(f"decided {s.kind} pair {curate.label(s.a)} / {curate.label(s.b)}: {s.decision}"
              f"{' (' + s.shared_action + ')' if s.shared_action else ''}; recorded as change set {cs.id}: "
              f"{cs.added} triples added, by {cs.by} (take it back with `kg revert {cs.id}`)")
@@ -359,7 +360,8 @@ def _report(r) -> str:
              *(str(x.decisions.get(k, 0)) for k in ("same", "part", "none"))] for x in r.layers]
     widths = [max(len(row[i]) for row in [head, *rows]) for i in range(len(head))]
     for row in [head, *rows]:
-        lines.append("  " + "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))))
+        lines.append("  " + "  ".join(c.ljust(w) if i == 0 else c.rjust(w)
+                                      for i, (c, w) in enumerate(zip(row, widths))))
     if not r.ranked:
         lines.append(f"  (candidates not ranked: more than {curate.MAX_RANKED} measures and Annex 1 items; "
                      "same/part/none count every decision)")
@@ -414,8 +416,10 @@ def parser() -> argparse.ArgumentParser:
     b.set_defaults(func=cmd_build)
 
     v = sub.add_parser("validate", help="SHACL-validate the graph, optionally with extra files; --reason runs HermiT")
-    v.add_argument("files", nargs="*", metavar="FILE", help="Turtle/JSON-LD files validated together with the shipped graph")
-    v.add_argument("--reason", action="store_true", help="also check consistency with HermiT and materialize defined classes")
+    v.add_argument("files", nargs="*", metavar="FILE",
+                   help="Turtle/JSON-LD files validated together with the shipped graph")
+    v.add_argument("--reason", action="store_true",
+                   help="also check consistency with HermiT and materialize defined classes")
     v.add_argument("--format", choices=["text", "json"], default="text",
                    help="json: SHACL's conforms, the no_violations verdict and every pyshacl result")
     v.set_defaults(func=cmd_validate)

@@ -132,7 +132,7 @@ class Settings:
     max_addition_entities: int = 2_000
     store: str = "oxigraph"
     oxigraph_dir: Path | None = None
-    sparql: "SparqlSettings | None" = None
+    sparql: SparqlSettings | None = None
     reviews: Path | None = None            # None: <data>/curation/reviews
     home: Path | None = None               # the project directory (dist/, change sets); None: root
 
@@ -212,8 +212,8 @@ def settings() -> Settings:
     store = os.environ.get("KG_STORE", "oxigraph").strip().lower() or "oxigraph"
     ox_dir = Path(os.environ["KG_OXIGRAPH_DIR"]) if os.environ.get("KG_OXIGRAPH_DIR") else None  # None: <dist>/oxigraph
     reviews = Path(os.environ["KG_REVIEWS_DIR"]) if os.environ.get("KG_REVIEWS_DIR") else None
-    return Settings(base=base, root=proj.root, home=proj.home, dist=dist, additions=additions, max_addition_bytes=max_bytes,
-                    max_addition_entities=max_entities,
+    return Settings(base=base, root=proj.root, home=proj.home, dist=dist, additions=additions,
+                    max_addition_bytes=max_bytes, max_addition_entities=max_entities,
                     store=store, oxigraph_dir=ox_dir, sparql=_sparql_settings(), reviews=reviews)
 
 

@@ -73,17 +73,18 @@ import csv
 import difflib
 import io
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Callable, Iterator
+from typing import cast
 
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import DCTERMS, RDF, RDFS, SKOS
 
+from kg import export
 from kg.config import settings
 from kg.csvsafe import restore
 from kg.errors import BadInput
-from kg import export
 from kg.export import COLUMNS, CURATED, MULTI, READ_ONLY, SEP
 from kg.namespaces import bind_all, bkd
 from kg.parts import load_parts
@@ -147,9 +148,9 @@ class _Lookup:
         for a in g.subjects(RDF.type, B.ActorType):
             for p in (SKOS.prefLabel, SKOS.altLabel, SKOS.hiddenLabel, SKOS.notation):
                 for o in g.objects(a, p):
-                    self.actors.setdefault(str(o).lower(), a)
+                    self.actors.setdefault(str(o).lower(), cast(URIRef, a))
             pref = g.value(a, SKOS.prefLabel)
-            self.actor_labels[a] = str(pref) if pref is not None else str(a)
+            self.actor_labels[cast(URIRef, a)] = str(pref) if pref is not None else str(a)
 
     def section(self, cell: str, kind: str, programme: URIRef) -> URIRef | None:
         if cell in self.sections:
@@ -159,7 +160,7 @@ class _Lookup:
             for s in self.g.subjects(bkd().number, Literal(cell)):
                 if (s, RDF.type, bkd().Section) in self.g and (s, bkd().inProgramme, programme) in self.g \
                         and str(s).startswith(self.base + "annex1/section/") == annex:
-                    return s
+                    return cast(URIRef, s)
         return None
 
     def annex_links(self, programme: URIRef) -> list[tuple[URIRef, URIRef]]:
@@ -171,7 +172,7 @@ class _Lookup:
         for p in (B.takenFrom, B.toBeIntegratedInto):
             values = [o for s in items for o in self.g.objects(s, p)]
             if values:
-                out.append((p, max(set(values), key=lambda v: (values.count(v), str(v)))))
+                out.append((p, cast(URIRef, max(set(values), key=lambda v: (values.count(v), str(v))))))
         return out
 
 
@@ -295,6 +296,7 @@ def csv_to_graph(text: str, name: str, reference: Graph | None = None) -> CsvAdd
         r.facts = _identity_facts(r)
         for parse in COLUMN_PARSERS:
             parse(r)
+        assert r.iri is not None  # set by _iri, one of ROW_PARSERS
         for p, o in r.facts:
             g.add((r.iri, p, o))
     errors = state.errors
@@ -413,7 +415,7 @@ def _programme(r: _Row) -> bool:
     given, programmes = r.cells.get("programme"), r.file.lookup.programmes
     r.programme = programmes.get(given) if given else r.file.default_programme
     if r.programme is None:
-        r.err("programme", f"unknown programme {given!r}" + _suggest(given, programmes))
+        r.err("programme", f"unknown programme {given!r}" + _suggest(given or "", programmes))
         return False
     return True
 
@@ -430,6 +432,7 @@ def _iri(r: _Row) -> bool:
 
 def _section(r: _Row) -> bool:
     given, lookup = r.cells["section"], r.file.lookup
+    assert r.programme is not None  # set by _programme, which runs first
     r.section = lookup.section(given, r.kind, r.programme)
     if r.section is None:
         if not given.startswith(r.file.base):
@@ -449,6 +452,7 @@ def _identity_facts(r: _Row) -> list:
              (B.number, Literal(r.number)), (B.inProgramme, r.programme), (B.inSection, r.section),
              (B.text, Literal(r.cells["text"]))]
     if r.kind == "annex1":
+        assert r.programme is not None  # set by _programme
         facts += r.file.lookup.annex_links(r.programme)
     return facts
 

@@ -18,7 +18,8 @@ and the web's /measures?format=csv): `DictWriter`.
 from __future__ import annotations
 
 import csv
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 

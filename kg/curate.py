@@ -25,8 +25,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kg import candidates as cand
-from kg import reviews
+from kg import candidates as cand, reviews
 from kg.errors import BadInput, KGError
 
 MAX_RANKED = 3000   # measures + Annex 1 items ranked at most (the shipped graph has 92)
@@ -321,7 +320,7 @@ def suggest(store, *, for_: str | None = None, decided: bool = False,
             continue
         if p.score < cand.CUTOFF[p.kind] and not has:
             continue
-        out.append(Suggestion(p, d.decision, d.reason, d.shared_action) if has else Suggestion(p))
+        out.append(Suggestion(p, d.decision, d.reason, d.shared_action) if has and d is not None else Suggestion(p))
     return out
 
 
@@ -563,7 +562,7 @@ def threat_terms(path: Path | None = None) -> list[ThreatTerm]:
             if not (t.term and t.pattern and t.code):
                 raise BadInput(f"{path}:{line}: term, pattern and threat_code are required")
             try:
-                t.regex
+                _ = t.regex
             except re.error as e:
                 raise BadInput(f"{path}:{line}: pattern {t.pattern!r} does not compile: {e}") from None
             out.append(t)

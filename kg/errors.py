@@ -49,6 +49,8 @@ class _Checked(Protocol):
 
     report: Any
 
+    def text(self) -> str: ...
+
 
 class Rejected(CheckFailed):
     """The addition has violations: nothing was written (exit code 1)."""

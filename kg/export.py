@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import io
 import json
-from typing import IO
+from typing import IO, cast
+
+import pyoxigraph as ox
 
 from kg import csvsafe
 from kg.results import term_text
@@ -74,7 +76,7 @@ def _number_key(number: str) -> tuple:
 
 
 def measures(store: Store) -> list[dict[str, str]]:
-    rows = [{c: term_text(sol[c]) for c in COLUMNS} for sol in store.query(MEASURES)]
+    rows = [{c: term_text(sol[c]) for c in COLUMNS} for sol in cast(ox.QuerySolutions, store.query(MEASURES))]
     for r in rows:  # GROUP_CONCAT order is engine-defined: sort for stable output
         for c in MULTI:
             r[c] = SEP.join(sorted(filter(None, r[c].split(SEP))))

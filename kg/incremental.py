@@ -51,15 +51,13 @@ from rdflib.namespace import RDF
 from kg import rules
 from kg.addition_checks import CheckContext, run_checks
 from kg.check_result import Change, CheckResult, check_size
-# What the checks read lives in kg.check_support; these names stay importable from here.
-from kg.check_support import (CORE_NAMESPACES, LINK_PROPERTIES, MAX_NAMED, MAX_SUGGESTIONS, MERGING,
-                              RESERVED, REWIRING, ROWS_PER_FOCUS, SEVERITY_ORDER, STANDARD_LINKS,
-                              _NeighbourhoodGraph, _Reader, _Schema, _lex, _schema, _shacl)
+
+# What the checks read lives in kg.check_support.
+from kg.check_support import REWIRING, SEVERITY_ORDER, _lex, _NeighbourhoodGraph, _Reader, _Schema, _schema
 from kg.config import settings
 from kg.namespaces import bind_all
 from kg.terms import from_ox
 from kg.validate import Report
-
 
 # ---------------------------------------------------------------------------------
 # The check: the neighbourhood, then the registered checks (kg.addition_checks)

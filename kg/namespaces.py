@@ -1,6 +1,8 @@
 """Every namespace of the project in one place, bound to the configured base."""
 from __future__ import annotations
 
+from typing import TypeVar
+
 from rdflib import Graph, Namespace
 from rdflib.namespace import DCTERMS, OWL, PROV, RDF, RDFS, SKOS, XSD
 
@@ -21,7 +23,10 @@ def inst() -> Namespace:
     return Namespace(settings().base)
 
 
-def bind_all(g: Graph) -> Graph:
+G = TypeVar("G", bound=Graph)
+
+
+def bind_all(g: G) -> G:
     """Bind the project's prefixes so serialized Turtle stays readable."""
     for prefix, ns in {
         "bkd": bkd(), "bkdi": inst(), "rdf": RDF, "rdfs": RDFS, "owl": OWL, "xsd": XSD,

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import pyoxigraph as ox
 
@@ -68,7 +69,7 @@ def run(store: Store, sparql: str, fmt: str = "table") -> str:
         if fmt == "table":
             names, data = results.rows(res)
             return results.as_table(names, data)
-        return ox.serialize(list(res), format=ox.RdfFormat.N_TRIPLES).decode()
+        return cast(bytes, ox.serialize(list(res), format=ox.RdfFormat.N_TRIPLES)).decode()
     if isinstance(res, ox.QueryBoolean):
         if fmt == "json":
             return results.as_json([], [], boolean=bool(res))

@@ -10,14 +10,14 @@ Turtle's @prefix / @base are plain strings to rdflib: nothing to fetch.
 from __future__ import annotations
 
 import fcntl
-import logging
 import json
+import logging
 import os
 import re
 import tempfile
-from contextlib import contextmanager
+from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import ContextManager, Iterable, Iterator
 
 from rdflib import Dataset, Graph
 
@@ -89,17 +89,19 @@ def _syntax_message(err: Exception) -> str:
     src, pos = getattr(err, "_str", None), getattr(err, "_i", None)
     why = getattr(err, "_why", None)
     if isinstance(src, (bytes, str)) and isinstance(pos, int) and why:
-        nl = b"\n" if isinstance(src, bytes) else "\n"
-        line = src.count(nl, 0, pos) + 1
-        col = pos - (src.rfind(nl, 0, pos) + 1) + 1
+        if isinstance(src, bytes):
+            line, start = src.count(b"\n", 0, pos) + 1, src.rfind(b"\n", 0, pos)
+        else:
+            line, start = src.count("\n", 0, pos) + 1, src.rfind("\n", 0, pos)
+        col = pos - (start + 1) + 1
         return f"line {line}, column {col}: {why}"
     if hasattr(err, "lineno") and hasattr(err, "colno"):  # JSON-LD: json.JSONDecodeError
         return f"line {err.lineno}, column {err.colno}: {getattr(err, 'msg', err)}"
     msg = str(err)
-    line = re.search(r"at line (\d+)", msg)
+    at = re.search(r"at line (\d+)", msg)
     reason = re.search(r"Bad syntax \((.*?)\)", msg, re.S)
     if reason:
-        return f"line {line.group(1) if line else '?'}: {reason.group(1)}"
+        return f"line {at.group(1) if at else '?'}: {reason.group(1)}"
     return " ".join(msg.split())[:300]
 
 
@@ -221,6 +223,6 @@ def file_lock(path: Path) -> Iterator[None]:
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
-def directory_lock(directory: Path) -> ContextManager[None]:
+def directory_lock(directory: Path) -> AbstractContextManager[None]:
     """file_lock on directory/.lock."""
     return file_lock(directory / ".lock")

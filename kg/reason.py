@@ -18,13 +18,15 @@ import shutil
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import cast
 
 import owlready2
 from rdflib import OWL, RDF, RDFS, XSD, BNode, Graph, Literal, URIRef
-
 from rdflib.collection import Collection
+from rdflib.query import ResultRow
+from rdflib.term import Node
 
 from kg.config import settings
 from kg.errors import KGError
@@ -194,10 +196,10 @@ def _distinct_countries(g: Graph) -> None:
     """Countries are identified by distinct ISO 3166 codes, so they are distinct
     individuals. OWL has no unique-name assumption: without this, a country added
     later would not count as a second country for bkd:TransboundaryMeasure."""
-    countries = sorted(set(g.subjects(RDF.type, URIRef(settings().ontology_ns + "Country"))))
+    countries = sorted(cast("set[URIRef]", set(g.subjects(RDF.type, URIRef(settings().ontology_ns + "Country")))))
     if len(countries) > 1:
         node, members = BNode(), BNode()
-        Collection(g, members, countries)
+        Collection(g, members, cast("list[Node]", countries))
         g.add((node, RDF.type, OWL.AllDifferent))
         g.add((node, OWL.distinctMembers, members))
 
@@ -296,15 +298,20 @@ SELECT DISTINCT ?x ?p ?v1 ?v2 WHERE {
 _NS = {"rdf": RDF, "rdfs": RDFS, "owl": OWL}
 
 
+def _rows(g: Graph, select: str) -> list[ResultRow]:
+    """The solutions of a SELECT on g (with the prefixes of _NS)."""
+    return [cast(ResultRow, r) for r in g.query(select, initNs=_NS)]
+
+
 def explain(g: Graph) -> str:
     """One or more sentences naming the clashing individuals and classes, or a generic
     sentence when none of the usual culprits is present."""
     short = _shortener()
     found = [f"{short(r.x)} is both {short(r.a)} and {short(r.b)}, which are disjoint classes"
-             for r in g.query(_DISJOINT, initNs=_NS)]
-    found += [f"{short(r.x)} is a member of a class equivalent to owl:Nothing" for r in g.query(_NOTHING, initNs=_NS)]
+             for r in _rows(g, _DISJOINT)]
+    found += [f"{short(r.x)} is a member of a class equivalent to owl:Nothing" for r in _rows(g, _NOTHING)]
     found += [f"{short(r.x)} has two values for the functional property {short(r.p)}: "
-              f"{short(r.v1)} and {short(r.v2)}" for r in g.query(_FUNCTIONAL, initNs=_NS)]
+              f"{short(r.v1)} and {short(r.v2)}" for r in _rows(g, _FUNCTIONAL)]
     if not found:
         return GENERIC_EXPLANATION
     more = f" (and {len(found) - 5} more)" if len(found) > 5 else ""

@@ -40,7 +40,10 @@ def as_table(names: list[str], data: list[list]) -> str:
     cells = [[term_text(t, compact=True) for t in r] for r in data]
     widths = [max([len(n)] + [len(c[i]) for c in cells]) for i, n in enumerate(names)]
     widths = [min(w, 80) for w in widths]
-    fmt = lambda r: "  ".join(c[:80].ljust(w) for c, w in zip(r, widths)).rstrip()
+
+    def fmt(r: list[str]) -> str:
+        return "  ".join(c[:80].ljust(w) for c, w in zip(r, widths)).rstrip()
+
     lines = [fmt(names), fmt(["-" * w for w in widths]), *(fmt(c) for c in cells)]
     lines.append(f"({len(cells)} row{'s' if len(cells) != 1 else ''})")
     return "\n".join(lines)

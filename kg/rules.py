@@ -10,6 +10,8 @@ run in milliseconds on the seed graph.
 """
 from __future__ import annotations
 
+from typing import cast
+
 from rdflib import Graph
 
 from kg.config import settings
@@ -59,7 +61,7 @@ def infer(asserted: Graph) -> Graph:
     while changed:
         changed = False
         for q in queries:
-            new = [ox.Quad(t.subject, t.predicate, t.object) for t in work.query(q)]
+            new = [ox.Quad(t.subject, t.predicate, t.object) for t in cast(ox.QueryTriples, work.query(q))]
             new = [quad for quad in new if quad not in work]
             for quad in new:
                 work.add(quad)

@@ -1,6 +1,10 @@
 """Counts of the graph's main kinds of entity, for `kg stats` and the home page."""
 from __future__ import annotations
 
+from typing import cast
+
+import pyoxigraph as ox
+
 from kg.store import Store
 
 KINDS = [
@@ -20,7 +24,7 @@ def counts(store: Store) -> dict[str, int]:
     q = f"""SELECT ?name (COUNT(DISTINCT ?x) AS ?n) WHERE {{
         VALUES (?name ?class) {{ {values} }}
         OPTIONAL {{ ?x a ?class }} }} GROUP BY ?name"""
-    found = {sol["name"].value: int(sol["n"].value) for sol in store.query(q)}
+    found = {sol["name"].value: int(sol["n"].value) for sol in cast(ox.QuerySolutions, store.query(q))}
     out = {name: found.get(name, 0) for name, _ in KINDS}
     out["triples"] = len(store)
     return out

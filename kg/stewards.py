@@ -32,6 +32,7 @@ import tempfile
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import cast
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -98,7 +99,7 @@ def load_accounts(path: Path | None = None) -> dict[str, Account]:
     accounts = {k: _account(v) for k, v in data.items()} if isinstance(data, dict) else None
     if accounts is None or not all(isinstance(k, str) and a is not None for k, a in accounts.items()):
         raise BadInput(f"{path}: expected a JSON object mapping steward names to password hashes")
-    return accounts
+    return cast("dict[str, Account]", accounts)
 
 
 def load(path: Path | None = None) -> dict[str, str]:

@@ -39,9 +39,27 @@ from pathlib import Path
 
 from kg.config import STORE_KINDS, settings
 from kg.errors import KGError
-from kg.stores.base import (PREFIXES, Engine, QueryFailed, Result, Store, Term, check_bindings, dataset_file,
-                            prefixes, query_base, query_form, syntax_message, triples_result, unknown_function,
-                            values_block, with_base, with_bindings, with_prefixes, with_values_block)
+from kg.stores.base import (
+    PREFIXES,
+    Engine,
+    QueryFailed,
+    Result,
+    Store,
+    Term,
+    check_bindings,
+    dataset_file,
+    prefixes,
+    query_base,
+    query_form,
+    syntax_message,
+    triples_result,
+    unknown_function,
+    values_block,
+    with_base,
+    with_bindings,
+    with_prefixes,
+    with_values_block,
+)
 from kg.stores.memory import MemoryEngine
 from kg.stores.oxigraph import OxigraphEngine
 from kg.stores.sparql import SparqlEngine

@@ -16,7 +16,8 @@ The copies conform to the shapes: numbers stay unique within their programme, co
 that must be unique across the graph (site codes, unit numbers) are renumbered,
 labels say which copy they belong to, and each action gets its original's text with a
 phrase chosen by text, copy and seed and the copy's name (so the same scale and seed
-give the same graph, and texts repeat within a copy as they do in the programme). Priorities, responsibilities, actor types and countries
+give the same graph, and texts repeat within a copy as they do in the programme).
+Priorities, responsibilities, actor types and countries
 are those of the action copied, so the rules infer for a copy what they infer for
 its original: synth_parts() reuses that to produce the inferred triples of a large
 graph without running the rules on it.
@@ -26,18 +27,19 @@ from __future__ import annotations
 import os
 import zlib
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, cast
 
 from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.namespace import DCTERMS, PROV, RDF, RDFS, SKOS, XSD
 
 from kg import build
-from kg.terms import to_ox
 from kg.config import settings
 from kg.namespaces import bind_all, bkd
+from kg.terms import to_ox
 
 WORK_PROGRAMME = "programme/wp-2025-2032"
 CHANGESET_EVERY = 10  # every 10th copy's measures arrive as a change set
@@ -90,8 +92,8 @@ def _plan(scale: int) -> _Plan:
     parts = _seed_parts(base)
     copies = sorted(_replicated(parts.data, base))  # sorted: the same order in every process
     copied = set(copies)
-    annotations = sorted({a for a, _, subj in parts.curation.triples((None, RDF.subject, None))
-                          if subj in copied and str(a).startswith(base)})
+    annotations = sorted(cast("set[URIRef]", {a for a, _, subj in parts.curation.triples((None, RDF.subject, None))
+                                               if subj in copied and str(a).startswith(base)}))
     # Each copy holds only the programme's own entities (not the ontology, countries,
     # places, ...), so reaching `scale` times the seed's size takes more copies than
     # scale - 1: as many as the size to add divided by the size of one copy.
@@ -214,7 +216,8 @@ def write_dist(scale: int, seed: int, dist: Path) -> dict:
     holding it in memory."""
     base = settings().base
     dist.mkdir(parents=True, exist_ok=True)
-    hashes, counts, changesets = build.GraphHashes(), Counter(), {}
+    hashes, counts = build.GraphHashes(), Counter[str]()
+    changesets: dict[str, None] = {}  # the change-set graphs, in order of appearance
     tmp = dist / ".dataset.nq.tmp"
     bnodes: dict = {}  # blank nodes numbered in order of appearance: the same bytes every run
 

@@ -22,8 +22,8 @@ from rdflib.namespace import RDF
 from rdflib.plugins.sparql import prepareQuery
 
 from kg import rdfio, sources
-from kg.parts import load_parts
 from kg.namespaces import SH, bind_all
+from kg.parts import load_parts
 
 SEVERITIES = ("Violation", "Warning", "Info")
 
@@ -51,7 +51,7 @@ class Result:
     source_constraint: str | None          # the sh:sparql node of a SHACL-SPARQL result
     constraint_component: str | None       # IRI, e.g. sh:MinCountConstraintComponent
     messages: tuple[str, ...]              # every sh:resultMessage, sorted
-    details: tuple["Result", ...] = ()     # results nested under sh:detail
+    details: tuple[Result, ...] = ()     # results nested under sh:detail
 
 
 def compact_iri(s: str | None) -> str:

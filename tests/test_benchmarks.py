@@ -189,7 +189,7 @@ def test_check_scale_benchmark_reports_time_per_entity(bench_dir):
     assert "KG_MAX_ADDITION_ENTITIES 4" in out
     rows = re.findall(rf"^ +(\d+) +(\d+) +{N} +{N} +{N} +(?:({NUM})x)? +(yes|NO.*)$", out, re.M)
     assert [r[0] for r in rows] == ["3", "6"], out
-    for measures, triples, seconds, cpu, per_entity, _ratio, verdict in rows:
+    for _measures, triples, seconds, cpu, per_entity, _ratio, verdict in rows:
         positive(triples, seconds, cpu, per_entity)
         assert verdict == "yes", out
     assert rows[0][5] == "" and number(rows[1][5]) > 0  # the ratio to the previous size

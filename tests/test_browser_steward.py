@@ -107,7 +107,9 @@ def test_upload_report_accept_page_revert(steward_server, browser):
         page.goto(url + "/steward")
         page.locator("input[name=file]").set_input_files(str(good))
         page.get_by_role("button", name="Check").click()
-        expect(page.locator("#verdict")).to_have_text(re.compile(r"^SHACL conforms: false \(\d+ results?\); no violations: true \(0 violations, \d+ warnings, 0 infos\)$"))
+        expect(page.locator("#verdict")).to_have_text(re.compile(
+            r"^SHACL conforms: false \(\d+ results?\); "
+            r"no violations: true \(0 violations, \d+ warnings, 0 infos\)$"))
         expect(page.locator("#accept-form")).to_be_visible()
         expect(page.get_by_text("Measure 9.9", exact=True).first).to_be_visible()
         shot("05-report")

@@ -195,7 +195,8 @@ def test_concurrent_accepts_both_survive(ws, tmp_path):
         f.write_text(EXAMPLE.read_text().replace("9.4", n))
         files.append(f)
     procs = [subprocess.Popen([str(KG), "add", str(f), "--by", f"steward {i}", "--source", "concurrency test"],
-                              cwd=ROOT, env=os.environ.copy(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                              cwd=ROOT, env=os.environ.copy(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True)
              for i, f in enumerate(files)]
     results = [p.communicate(timeout=300) + (p.returncode,) for p in procs]
     assert [r[2] for r in results] == [0, 0, 0], results
@@ -380,7 +381,7 @@ def test_a_killed_kg_add_is_cleaned_up_by_the_next(ws, tmp_path):
     import time
 
     staging = ws.dist / ".staging"
-    for attempt in range(3):
+    for _attempt in range(3):
         p = subprocess.Popen([str(KG), "add", str(EXAMPLE), "--by", "T", "--source", "killed"], cwd=ROOT,
                              env=os.environ.copy(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 120

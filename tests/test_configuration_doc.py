@@ -19,7 +19,7 @@ from __future__ import annotations
 import ast
 import re
 from collections import defaultdict
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -61,7 +61,7 @@ class Module:
         return f"{self.rel}:{getattr(node, 'lineno', '?')}"
 
 
-@lru_cache(maxsize=None)
+@cache
 def module(path: Path) -> Module:
     return Module(path)
 

@@ -82,7 +82,8 @@ def test_kazakhstan_expectation_comes_from_the_syr_darya_and_ile_balkhash_sites(
 def test_derived_relation_is_in_the_inferred_graph_only(store, data):
     inferred = select(store, f"""SELECT ?m ?c WHERE {{ GRAPH <{BASE}graph/inferred> {{
         ?m <{BKD}concernsCountryViaPlanningUnit> ?c }} }}""")
-    everywhere = select(store, f"SELECT ?g ?m ?c WHERE {{ GRAPH ?g {{ ?m <{BKD}concernsCountryViaPlanningUnit> ?c }} }}")
+    everywhere = select(store,
+                        f"SELECT ?g ?m ?c WHERE {{ GRAPH ?g {{ ?m <{BKD}concernsCountryViaPlanningUnit> ?c }} }}")
     assert {g for g, _, _ in everywhere} == {BASE + "graph/inferred"}, "derived, never asserted"
     measures_only = {(m, c) for m, c in inferred if m in measures(data)}
     assert measures_only == via_unit(data)
@@ -99,7 +100,8 @@ def test_named_countries_are_unchanged(store, data):
 
 def test_ontology_says_the_property_is_derived(store):
     rows = select(store, f"""SELECT ?def ?comment WHERE {{ <{BKD}concernsCountryViaPlanningUnit>
-        <http://www.w3.org/2004/02/skos/core#definition> ?def ; <http://www.w3.org/2000/01/rdf-schema#comment> ?comment }}""")
+        <http://www.w3.org/2004/02/skos/core#definition> ?def ;
+        <http://www.w3.org/2000/01/rdf-schema#comment> ?comment }}""")
     ((definition, comment),) = rows
     assert "derived by the build, not stated by the text" in definition
     assert "graph/inferred" in comment and "kg/rules.py" in comment
@@ -142,7 +144,8 @@ def test_csv_has_the_derived_column_next_to_countries(client, data):
     by_number = {r["number"]: r for r in rows}
     for m, n in measures(data).items():
         if n in by_number:
-            assert by_number[n]["countries"] == "; ".join(sorted(c.rsplit("/", 1)[-1] for mm, c in named(data) if mm == m))
+            assert by_number[n]["countries"] == "; ".join(
+                sorted(c.rsplit("/", 1)[-1] for mm, c in named(data) if mm == m))
 
 
 def test_derived_column_is_read_only_for_csv_imports():

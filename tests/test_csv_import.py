@@ -113,7 +113,8 @@ def test_unknown_section_and_country_suggest_the_closest():
 
 def test_unknown_planning_unit_suggests():
     msg = bad("kind,number,section,text,planning_unit\nmeasure,2.90,2.0,Do it.,Lower Amu Daria\n")
-    assert "line 2, column planning_unit: unknown planning unit 'Lower Amu Daria'; did you mean 'Lower Amu Darya'?" in msg
+    assert ("line 2, column planning_unit: unknown planning unit 'Lower Amu Daria'; "
+            "did you mean 'Lower Amu Darya'?") in msg
 
 
 @pytest.mark.parametrize("priority", ["4", "high", "3-2", "1,2"])
@@ -158,7 +159,8 @@ def test_unknown_actor_type_and_bad_kind():
               "measure,2.90,2.0,Do it.,\"GOs, NGO's\"\n"
               "action,2.91,2.0,Do it.,GOs\n")
     lines = msg.splitlines()
-    assert lines[0].startswith("in.csv: line 2, column responsibility: \"NGO's\" is not a known actor type; did you mean 'ngos'?")
+    assert lines[0].startswith("in.csv: line 2, column responsibility: \"NGO's\" is not a known actor type; "
+                               "did you mean 'ngos'?")
     assert lines[1] == "in.csv: line 3, column kind: 'action' is not a kind; use 'measure' or 'annex1'"
 
 

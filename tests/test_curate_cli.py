@@ -14,8 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from kg import candidates as cand
-from kg import curate, reviews
+from kg import candidates as cand, curate, reviews
 from kg.errors import BadInput
 
 BASE = "https://w3id.org/bukhara-deer/"

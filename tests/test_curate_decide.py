@@ -64,7 +64,8 @@ def test_cli_decide_annex_same_then_revert(env, capsys):
     m, a = f"<{BASE}measure/9.9>", f"<{BASE}annex1/{item}>"
     ann = f"<{BASE}annotation/annex-link-m9.9-a{item}>"
     assert ask(st, f"ASK {{ {m} <{B}coveredByAnnexItem> {a} }}")
-    assert ask(st, f"""ASK {{ {ann} a <{B}CuratedAnnotation> ; <http://www.w3.org/1999/02/22-rdf-syntax-ns#subject> {m} ;
+    assert ask(st, f"""ASK {{ {ann} a <{B}CuratedAnnotation> ;
+        <http://www.w3.org/1999/02/22-rdf-syntax-ns#subject> {m} ;
         <{B}justification> "Both monitor the wetland habitat." ;
         <http://www.w3.org/ns/prov#wasAttributedTo> <{BASE}steward/bob-curator> }}""")
     assert ask(st, f'ASK {{ ?d a <{B}CurationDecision> ; <{B}decision> "same" ; <{B}decidesPair> {m}, {a} }}')

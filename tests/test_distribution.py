@@ -109,7 +109,8 @@ def installed(tmp_path_factory) -> Installed:
 def test_wheel_carries_the_sources_and_the_web_files(installed):
     names = set(zipfile.ZipFile(installed.wheel).namelist())
     res = "kg/_resources/"
-    expected = {res + str(p.relative_to(ROOT)) for top in ("ontology", "queries", "data") for p in (ROOT / top).rglob("*")
+    expected = {res + str(p.relative_to(ROOT))
+                for top in ("ontology", "queries", "data") for p in (ROOT / top).rglob("*")
                 if p.is_file() and p.suffix in {".ttl", ".rq", ".csv", ".txt"} and "additions" not in p.parts}
     assert res + "ontology/bkd.ttl" in expected and res + "data/source/UNEP-CMS-BKD-MOS3-Doc.4.txt" in expected
     assert expected <= names, sorted(expected - names)
@@ -121,7 +122,8 @@ def test_wheel_carries_the_sources_and_the_web_files(installed):
     assert (vendor <= names) if HAS_YASGUI else not (vendor & names)
     assert not [n for n in names if n.startswith(("ontology/", "data/", "queries/", "dist/", "node_modules/"))]
     # the installed package is the wheel, not the checkout
-    where = subprocess.run([str(installed.bin / "python"), "-c", "import kg, webapp; print(kg.__file__, webapp.__file__)"],
+    where = subprocess.run([str(installed.bin / "python"), "-c",
+                            "import kg, webapp; print(kg.__file__, webapp.__file__)"],
                            cwd=installed.tmp, capture_output=True, text=True, timeout=60, env=installed.env("where"))
     assert where.returncode == 0, where.stderr
     assert all(Path(f).is_relative_to(installed.site) for f in where.stdout.split()), where.stdout
@@ -227,7 +229,7 @@ class Server:
             self.proc = subprocess.Popen([str(installed.bin / "kg"), "serve", "--port", str(self.port)], cwd=cwd,
                                          env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
 
-    def __enter__(self) -> "Server":
+    def __enter__(self) -> Server:
         deadline = time.monotonic() + 60
         while True:
             if self.proc.poll() is not None:

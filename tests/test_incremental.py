@@ -113,7 +113,8 @@ def test_iri_clash_names_the_existing_type(results):
     found = hits(r, "Violation", iri("measure/2.10"), "http://www.w3.org/1999/02/22-rdf-syntax-ns#type",
                  "check:iri-clash")
     assert found and found[0].value == B("Country")
-    assert found[0].message.startswith("bkdi:measure/2.10 already exists as bkd:Measure; it cannot also be a bkd:Country.")
+    assert found[0].message.startswith("bkdi:measure/2.10 already exists as bkd:Measure; "
+                                       "it cannot also be a bkd:Country.")
 
 
 def test_number_taken_names_the_other_measure(results):

@@ -17,8 +17,8 @@ measure, so kg/ and webapp/ have none.
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -165,7 +165,7 @@ def test_no_import_cycle_among_kg_modules() -> None:
 def test_the_core_imports_the_web_app_only_to_serve_it_and_never_benchmarks_or_tests() -> None:
     found = set()
     for m, path in modules(ROOT / "kg").items():
-        for name, where, line in imports(m, path):
+        for name, where, _line in imports(m, path):
             top = name.split(".")[0]
             if top in OUTSIDE_CORE:
                 found.add((m, where, top))

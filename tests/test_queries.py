@@ -124,7 +124,7 @@ def test_unidentified_locations(store):
 
 def test_planning_units_sharing_hotspot(store):
     hotspots = {}
-    for n, text in UNITS.items():
+    for text in UNITS.values():
         m = re.search(r"Hotspots? ([\d ,and]+)", text)
         if m:
             hotspots[text.split(":")[0].replace(" (introduced)", "")] = set(re.findall(r"\d+", m.group(1)))

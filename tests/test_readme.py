@@ -196,7 +196,8 @@ def sparql_constraints_list() -> str:
     from kg import validate
 
     rows = validate.sparql_constraints()
-    body = "".join(f"| `shapes:{iri.rsplit('#', 1)[-1]}` | {severity} | {first_sentence(msg).replace('|', '&#124;')} |\n"
+    body = "".join(f"| `shapes:{iri.rsplit('#', 1)[-1]}` | {severity} "
+                   f"| {first_sentence(msg).replace('|', '&#124;')} |\n"
                    for iri, severity, msg in rows)
     return (f"`ontology/shapes.ttl` holds {len(rows)} SHACL-SPARQL constraints:\n\n"
             f"| shape | severity | what it checks (the first sentence of its message) |\n|---|---|---|\n{body}")
@@ -321,7 +322,8 @@ def test_curation_page_counts_match_the_graph(kg):
                         "--format", "csv")
     assert code == 0, err
     assert out.split() == ["species,states", f"{species},{states}"]
-    code, out, err = kg("query", "SELECT (COUNT(DISTINCT ?t) AS ?n) WHERE { ?t skos:topConceptOf bkdi:scheme\\/themes }",
+    code, out, err = kg("query",
+                        "SELECT (COUNT(DISTINCT ?t) AS ?n) WHERE { ?t skos:topConceptOf bkdi:scheme\\/themes }",
                         "--format", "csv")
     assert code == 0, err
     assert out.split() == ["n", str(themes + 6)]
@@ -429,7 +431,8 @@ if __name__ == "__main__":
             wd, adds = steward_workspace(Path(d), Path(w))
             text = _replace(STEWARD_PAGE.read_text(encoding="utf-8"), "steward", render(wd, STEWARD, adds) + "\n")
             STEWARD_PAGE.write_text(text, encoding="utf-8")
-    rows = "| name | question |\n|---|---|\n" + "".join(f"| `{q.name}` | {q.question} |\n" for q in query.named_queries())
+    rows = "| name | question |\n|---|---|\n" + "".join(f"| `{q.name}` | {q.question} |\n"
+                                                      for q in query.named_queries())
     QUERIES_PAGE.write_text(_replace(QUERIES_PAGE.read_text(encoding="utf-8"), "queries", rows), encoding="utf-8")
     VALIDATION_PAGE.write_text(_replace(VALIDATION_PAGE.read_text(encoding="utf-8"), "sparql-constraints",
                                         sparql_constraints_list() + "\n"), encoding="utf-8")

@@ -34,7 +34,8 @@ PREFIX = "PREFIX bkd: <https://w3id.org/bukhara-deer/ontology#>\n"
 SELECT = PREFIX + "SELECT ?n ?p WHERE { ?m a bkd:TransboundaryMeasure ; bkd:number ?n ; bkd:priorityAsGiven ?p }"
 ASK_YES = PREFIX + "ASK { ?m a bkd:Measure }"
 ASK_NO = PREFIX + "ASK { ?m a bkd:NoSuchClass }"
-CONSTRUCT = PREFIX + "CONSTRUCT { ?m bkd:priorityAsGiven ?p ; a bkd:Measure } WHERE { ?m a bkd:Measure ; bkd:priorityAsGiven ?p }"
+CONSTRUCT = PREFIX + ("CONSTRUCT { ?m bkd:priorityAsGiven ?p ; a bkd:Measure } "
+                      "WHERE { ?m a bkd:Measure ; bkd:priorityAsGiven ?p }")
 MEASURE = "measure/2.10"
 
 # rapper's parser for each media type of the dumps; JSON-LD is the one it cannot read

@@ -30,9 +30,9 @@ UPDATE = "INSERT DATA { <http://example.org/a> <http://example.org/b> <http://ex
 
 
 def make_app(dist, **config) -> Flask:
-    from webapp.state import GraphState, register
     from webapp.routes import sparql
     from webapp.settings import load_settings
+    from webapp.state import GraphState, register
 
     app = Flask("webapp")
     app.config.update(load_settings())

@@ -25,10 +25,10 @@ import pytest
 from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.compare import isomorphic
 
-from kg import query as kgquery
-from kg import sparql_forms
+from kg import query as kgquery, sparql_forms
 from kg.sparql_lexer import tokens
 from kg.store import QueryFailed
+
 # Virtuoso (started once for this module, ~3 s) and the workspace pushed into it
 from test_virtuoso import _store, sparql_env, virtuoso  # noqa: F401
 
@@ -130,7 +130,7 @@ def test_dataset_clauses_and_protocol_dataset(stores, quads, kind):
 
 
 @pytest.mark.virtuoso
-def test_dataset_clauses_on_virtuoso(sparql_env, quads):
+def test_dataset_clauses_on_virtuoso(sparql_env, quads):  # noqa: F811  (the fixture imported above)
     """The same cases through the sparql store: Virtuoso left to itself ranges GRAPH ?g
     over its system graphs, adds FROM to default-graph-uri, and gives FROM without
     FROM NAMED every graph as named graph; the store sends the dataset itself."""
@@ -243,7 +243,7 @@ def test_quads_give_literals_as_built(stores, quads, kind):
 
 
 @pytest.mark.virtuoso
-def test_construct_everything_on_virtuoso_is_the_dump(sparql_env, quads):
+def test_construct_everything_on_virtuoso_is_the_dump(sparql_env, quads):  # noqa: F811  (the fixture imported above)
     st = _store(sparql_env, "sparql")
     for text in EVERYTHING:
         assert isomorphic(graph_of(st.query(text)), graph_of(triples_in(quads))), text

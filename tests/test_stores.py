@@ -14,8 +14,7 @@ from pathlib import Path
 import pyoxigraph as ox
 import pytest
 
-from kg import query as kgquery
-from kg import results
+from kg import query as kgquery, results
 from kg.errors import BadInput, KGError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -145,7 +144,8 @@ def test_replace_and_remove_graph(dist, tmp_path, kind):
 @pytest.mark.slow
 def test_build_loads_a_generation_that_reopens_read_only(tmp_path):
     env = {**os.environ, "KG_DIST": str(tmp_path / "dist"), "KG_STORE": "oxigraph"}
-    p = subprocess.run([str(KG), "build", "--no-validate"], capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
+    p = subprocess.run([str(KG), "build", "--no-validate"],
+                       capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
     assert p.returncode == 0, p.stderr
     root = tmp_path / "dist" / "oxigraph"
     gen = (root / "CURRENT").read_text().strip()
@@ -229,7 +229,8 @@ def test_running_app_follows_a_change_set_added_from_the_cli(dist, tmp_path, mon
     client = app.test_client()
     assert client.get("/measure/9.4").status_code == 404
     p = subprocess.run([str(KG), "add", str(ROOT / "docs" / "examples" / "new-measure.ttl"), "--by", "T",
-                        "--source", "test"], capture_output=True, text=True, env=dict(os.environ), cwd=ROOT, timeout=300)
+                        "--source", "test"],
+                       capture_output=True, text=True, env=dict(os.environ), cwd=ROOT, timeout=300)
     assert p.returncode == 0, p.stderr
     time.sleep(1.1)
     assert client.get("/measure/9.4").status_code == 200

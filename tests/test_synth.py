@@ -83,8 +83,7 @@ def test_every_tenth_copy_arrives_as_a_change_set(monkeypatch):
 
 
 def test_synthetic_graph_conforms_to_the_shapes(monkeypatch):
-    from kg import synth as synth_module
-    from kg import validate
+    from kg import synth as synth_module, validate
 
     monkeypatch.setattr(synth_module, "CHANGESET_EVERY", 2)
     report = validate.validate_graph(synth_module.synth_parts(2).merged())

@@ -267,7 +267,8 @@ def test_the_detector_reads_helpers_and_command_lines(tmp_path, monkeypatch, nam
     sys.modules.pop("tiers_probe_code", None)
     module = importlib.import_module("tiers_probe_code")
     monkeypatch.delitem(sys.modules, "tiers_probe_code")
-    assert set(needs_of(getattr(module, name), within=tmp_path)) == tools, needs_of(getattr(module, name), within=tmp_path)
+    found = needs_of(getattr(module, name), within=tmp_path)
+    assert set(found) == tools, found
 
 
 def test_the_shared_fixtures_are_read_through(collected):

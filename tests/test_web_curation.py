@@ -119,7 +119,8 @@ def test_matrix_counts_equal_sparql_count(client, store):
         for r in select(store, f"""SELECT ?t ?c (COUNT(DISTINCT ?a) AS ?n) WHERE {{
                               ?a a bkd:Action ; bkd:theme ?t . {col_pattern} }} GROUP BY ?t ?c"""):
             counted[(slug(r["t"].value), r["c"].value)] = int(r["n"].value)
-    for r in select(store, "SELECT ?t (COUNT(DISTINCT ?a) AS ?n) WHERE { ?a a bkd:Annex1Item ; bkd:theme ?t } GROUP BY ?t"):
+    for r in select(store,
+                    "SELECT ?t (COUNT(DISTINCT ?a) AS ?n) WHERE { ?a a bkd:Annex1Item ; bkd:theme ?t } GROUP BY ?t"):
         counted[(slug(r["t"].value), "annex1")] = int(r["n"].value)
     assert shown == counted
     themes = {slug(r["t"].value) for r in select(store, "SELECT DISTINCT ?t WHERE { ?a a bkd:Action ; bkd:theme ?t }")}
@@ -211,7 +212,7 @@ class AnnexMatrix(HTMLParser):
                 self._cell["text"] = self._cell.get("text", "") + data
 
 
-def annex_matrix(page: str) -> "AnnexMatrix":
+def annex_matrix(page: str) -> AnnexMatrix:
     return parse(page, AnnexMatrix)
 
 
@@ -248,7 +249,7 @@ def test_annex_matrix_counts_by_strength_equal_sparql_count(client, store):
     assert got.order == [slug(i) for i in annex_items(store)]
     for n in got.order:
         assert got.text[n].strip().startswith(f"Annex {n} "), got.text[n]
-    for (n, _), cell in got.cells.items():
+    for cell in got.cells.values():
         text = " ".join(cell.get("text", "").split())
         if cell["same"] and cell["part"]:
             assert text == f"{cell['same']} · {cell['part']} in part"
@@ -446,7 +447,8 @@ def test_curation_page_shows_the_figures_of_kg_curate_report(client, store):
         n = len(select(store, f"SELECT ?m ?i WHERE {{ ?m bkd:{prop} ?i }}"))
         assert re.search(rf'<li data-strength="{key}">.*?</span> {n} links \(<code>bkd:{prop}</code>\)', page)
     members = {r_["s"].value: int(r_["n"].value) for r_ in select(
-        store, "SELECT ?s (COUNT(DISTINCT ?m) AS ?n) WHERE { ?s a bkd:SharedAction OPTIONAL { ?m bkd:sharedAction ?s } } GROUP BY ?s")}
+        store, "SELECT ?s (COUNT(DISTINCT ?m) AS ?n) "
+               "WHERE { ?s a bkd:SharedAction OPTIONAL { ?m bkd:sharedAction ?s } } GROUP BY ?s")}
     for s, n in members.items():
         assert re.search(rf'<a href="/trace{re.escape(path(s))}">[^<]+</a>: {n} measures?</li>', page), s
     fed = feeders(store)

@@ -11,9 +11,9 @@ from html.parser import HTMLParser
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from rdflib import Graph, URIRef
 
 from conftest import html
-from rdflib import Graph, URIRef
 
 BASE = "https://w3id.org/bukhara-deer/"
 
@@ -70,7 +70,8 @@ def _select(store, q):
 
 
 @pytest.mark.parametrize("path, expected", [
-    ("/measure/2.10", ["Reintroduce Bukhara Deer in the Yangibozor and Urgench sections", "Lower Amu Darya", "Uzbekistan"]),
+    ("/measure/2.10",
+     ["Reintroduce Bukhara Deer in the Yangibozor and Urgench sections", "Lower Amu Darya", "Uzbekistan"]),
     ("/annex1/4.2", ["Implement coordinated monitoring", "Annex 1 item 4.2 has no priority"]),
     ("/section/4.0", ["Upper Amu Darya (AFG, TJK, UZB)", "Measure 4.10", "section 4.0 omits Turkmenistan"]),
     ("/annex1/section/1.0", ["Maintain and restore habitat", "Annex 1 item 1.3", "item 1.4 is missing"]),
@@ -143,7 +144,8 @@ def test_unacceptable_and_unknown_format(client):
 def test_measures_filters_combine_and_show_in_url(client, store):
     page = html(client.get("/measures?unit=upper-amu-darya&priority=1"))
     shown = set(re.findall(r'href="/measure/([\d.]+)"', page))
-    expected = {r["n"].value for r in _select(store, """SELECT ?n WHERE { ?m bkd:planningUnit bkdi:population\\/upper-amu-darya ;
+    expected = {r["n"].value for r in _select(store, """SELECT ?n WHERE {
+                ?m bkd:planningUnit bkdi:population\\/upper-amu-darya ;
                 bkd:priority bkdi:priority\\/1 ; bkd:number ?n }""")}
     assert shown == expected == {"4.1", "4.2", "4.3", "4.4"}
     assert 'value="upper-amu-darya" selected' in page
@@ -233,7 +235,8 @@ def test_downloads_and_void(client):
     void = client.get("/.well-known/void")
     assert void.mimetype == "text/turtle"
     g = Graph().parse(data=void.get_data(as_text=True), format="turtle")
-    q = "SELECT ?e ?n WHERE { ?d <http://rdfs.org/ns/void#sparqlEndpoint> ?e ; <http://rdfs.org/ns/void#classPartition> ?p . " \
+    q = "SELECT ?e ?n WHERE { ?d <http://rdfs.org/ns/void#sparqlEndpoint> ?e ; " \
+        "<http://rdfs.org/ns/void#classPartition> ?p . " \
         "?p <http://rdfs.org/ns/void#class> <" + BASE + "ontology#Measure> ; <http://rdfs.org/ns/void#entities> ?n }"
     (endpoint, n), = list(g.query(q))
     assert str(endpoint).endswith("/sparql") and int(n) == 66

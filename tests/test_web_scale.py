@@ -34,7 +34,7 @@ def make_app(dist):
     from webapp import create_app
 
     app = create_app({"KG_DIST": str(dist), "TESTING": True})
-    graph_state(app).repo.labels  # wait for the background label load
+    _ = graph_state(app).repo.labels  # wait for the background label load
     return app
 
 
@@ -140,7 +140,7 @@ def test_incoming_links_are_paged_per_property(app, client, monkeypatch):
     assert len(want) > 100
     got: set[str] = set()
     url = "/actor-type/go"
-    for n in range(1, 50):
+    for n in range(1, 50):  # noqa: B007  (n: the pages walked, checked after the loop)
         page = html(client.get(url))
         row = re.search(r"lead actor type of</th><td>(.*?)</td></tr>", page, re.S).group(1)
         got |= set(re.findall(r'<li><a href="([^"]+)"', row))
@@ -152,8 +152,9 @@ def test_incoming_links_are_paged_per_property(app, client, monkeypatch):
     assert got == want and n == -(-len(want) // 50)
 
 
-@pytest.mark.parametrize("path", ["/", "/measures", "/measures?unit=upper-amu-darya&priority=1", "/measures?q=monitoring",
-                                  "/matrix", "/matrix?page=2", "/trace/", "/browse/Measure", "/search?q=habitat",
+@pytest.mark.parametrize("path", ["/", "/measures", "/measures?unit=upper-amu-darya&priority=1",
+                                  "/measures?q=monitoring", "/matrix", "/matrix?page=2", "/trace/", "/browse/Measure",
+                                  "/search?q=habitat",
                                   "/void", "/measures?page=3"])
 def test_aggregates_are_computed_once_per_graph(app, client, path):
     client.get(path)
@@ -174,7 +175,7 @@ def test_large_entity_keeps_its_links_and_reload_drops_every_cache(synth_dist, m
         html(c.get("/actor-type/go?page=2&list=" + BKD + "leadActorType"))
     assert sent and not any(q == INCOMING for q in sent), "the incoming links of a large entity are read once"
     reload_graph(app)
-    graph_state(app).repo.labels
+    _ = graph_state(app).repo.labels
     with queries(app) as sent:
         html(c.get("/measures"))
         html(c.get("/actor-type/go"))

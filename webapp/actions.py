@@ -7,8 +7,8 @@ Curated facets (theme, classes, shared action) come from the curated annotations
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 import pyoxigraph as ox
 

@@ -65,8 +65,9 @@ def svg(table: ActionTable, url: str) -> Markup:
             params = {**b.href_params, **({"given": prio} if prio else {"given": "none"})}
             title = f"{b.label}: {n} with priority {prio or 'not given'}"
             parts.append(f'<a href="{escape(url)}?{escape(urlencode(params))}"><rect x="{x:.1f}" y="{y}" '
-                         f'width="{w:.1f}" height="{bar_h}" fill="{PRIORITY_COLOURS[prio]}"><title>{escape(title)}</title>'
-                         f'</rect><text x="{x + w / 2:.1f}" y="{y + 15}" text-anchor="middle" class="n">{n}</text></a>')
+                         f'width="{w:.1f}" height="{bar_h}" fill="{PRIORITY_COLOURS[prio]}">'
+                         f'<title>{escape(title)}</title></rect>'
+                         f'<text x="{x + w / 2:.1f}" y="{y + 15}" text-anchor="middle" class="n">{n}</text></a>')
             x += w
     ly = len(data) * row_h + 20
     lx = 40

@@ -4,7 +4,8 @@ the app's state (webapp.state.GraphState.derived) under one of the names of DERI
 and dropped together when the graph changes (GraphState.reload)."""
 from __future__ import annotations
 
-from typing import Callable, TypeVar
+from collections.abc import Callable
+from typing import TypeVar
 
 from webapp.state import graph_state
 

@@ -5,7 +5,8 @@ it lives outside the routes (routes never import routes)."""
 from __future__ import annotations
 
 import difflib
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from webapp.actions import ActionTable
 from webapp.curation_views import Tracer, curation

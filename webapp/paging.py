@@ -2,8 +2,8 @@
 links, and every page of the app stays fast by showing one slice ("rows a–b of N")."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 PAGE_SIZE = 100  # rows of a long list per page
 

@@ -8,7 +8,7 @@ path relative to the project). The log keeps the original text.
 from __future__ import annotations
 
 import re
-from typing import Callable
+from collections.abc import Callable
 
 # An absolute (or ~/) path of one or more segments. Not preceded by a word character,
 # ':' or '/', so IRIs (scheme://...) and words like "text/turtle" or "and/or" are kept.

@@ -42,7 +42,7 @@ class Repository:
     _early: dict[str, str] = field(default_factory=dict)  # per-IRI lookups before _labels is in
 
     @classmethod
-    def load(cls, dist: Path, wait: bool = False) -> "Repository":
+    def load(cls, dist: Path, wait: bool = False) -> Repository:
         repo = cls(open_store(dist), dist, settings().base)
         loader = threading.Thread(target=repo._load_labels, name="labels", daemon=True)
         loader.start()
@@ -93,7 +93,8 @@ class Repository:
                 self._early[iri] = best[1]
         return self._early
 
-    def select(self, sparql: str, **bindings: ox.NamedNode | ox.Literal) -> list[dict[str, ox.NamedNode | ox.Literal | ox.BlankNode | None]]:
+    def select(self, sparql: str, **bindings: ox.NamedNode | ox.Literal
+               ) -> list[dict[str, ox.NamedNode | ox.Literal | ox.BlankNode | None]]:
         """The solutions of a SELECT as dicts; keyword arguments pre-bind variables
         (the only way a request's value enters a query: kg.store.Store.query)."""
         res = self.store.query(sparql, bindings=bindings)

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
-from contextlib import nullcontext
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
-from typing import ContextManager, Iterable, Iterator, Mapping, Sequence
+from typing import cast
 
 import pyoxigraph as ox
 
@@ -130,7 +131,7 @@ class Store(ABC):
         """Changes whenever the published graph changes (for caches); "" if unknown."""
         return ""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027  (optional: a no-op unless the store holds something)
         """Release files or connections."""
 
 
@@ -154,7 +155,7 @@ class Engine(ABC):
         """Make the store show dist/ (already in place); `previous` is the manifest
         (build.json) the store showed before, when known. Returns one line for people."""
 
-    def discard(self, prepared: object) -> None:
+    def discard(self, prepared: object) -> None:  # noqa: B027  (optional: a no-op unless prepare() left something)
         """Undo prepare() when the commit did not happen."""
 
     def current_generation(self, dist: Path) -> str:
@@ -162,7 +163,7 @@ class Engine(ABC):
         Store.generation() to notice that another process published a new graph)."""
         return ""
 
-    def lock(self, dist: Path) -> ContextManager:
+    def lock(self, dist: Path) -> AbstractContextManager:
         """Held while dist/ and the store switch to a new graph, so that no reader
         opens the one without the other."""
         return nullcontext()
@@ -255,7 +256,7 @@ def triples_result(triples: Iterable[ox.Triple]) -> ox.QueryTriples:
     template constant is returned as written. Blank nodes keep their identity within
     the result (one solution, so one fresh node per label)."""
     body = " .\n".join(str(t) for t in triples)
-    return ox.Store().query(f"CONSTRUCT {{\n{body}\n}} WHERE {{}}")
+    return cast(ox.QueryTriples, ox.Store().query(f"CONSTRUCT {{\n{body}\n}} WHERE {{}}"))
 
 
 def check_bindings(bindings: Mapping[str, Term] | None) -> dict[str, Term]:

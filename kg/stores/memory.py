@@ -25,16 +25,27 @@ pattern constant written otherwise (`+5`, `1.0e0`) matches nothing here
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Any, cast
 
 import pyoxigraph as ox
 from rdflib import BNode, Dataset, Graph, Literal, URIRef, Variable
 from rdflib.plugins.sparql import prepareQuery
 from rdflib.plugins.sparql.sparql import NotBoundError
 
-from kg.stores.base import (Engine, QueryFailed, Result, Store, Term, dataset_file, prefixes, query_base, query_form,
-                            triples_result)
+from kg.stores.base import (
+    Engine,
+    QueryFailed,
+    Result,
+    Store,
+    Term,
+    dataset_file,
+    prefixes,
+    query_base,
+    query_form,
+    triples_result,
+)
 from kg.terms import to_ox
 
 _XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
@@ -51,7 +62,7 @@ class MemoryStore(Store):
         self._generation = generation
 
     @classmethod
-    def from_file(cls, dataset_nq: Path) -> "MemoryStore":
+    def from_file(cls, dataset_nq: Path) -> MemoryStore:
         store = cls(Dataset(default_union=True), generation=str(dataset_nq.stat().st_mtime_ns))
         store.load(dataset_nq)
         return store
@@ -73,7 +84,7 @@ class MemoryStore(Store):
                 self._restricted(default_graph, named_graphs)
             res = ds.query(query, initBindings={Variable(n): from_ox(t) for n, t in bindings.items()})
             if form is ox.QueryTriples:
-                triples = list(res.graph)
+                triples = list(cast(Graph, res.graph))
             else:
                 body = res.serialize(format="json")
         except Exception as e:  # noqa: BLE001 - a library boundary: reported, never an internal error
@@ -109,7 +120,7 @@ class MemoryStore(Store):
               g: ox.NamedNode | None = None) -> Iterator[ox.Quad]:
         pattern = tuple(None if x is None else from_ox(x) for x in (s, p, o))
         ctx = None if g is None else self._held(g.value)
-        for qs, qp, qo, qg in self._ds.quads((*pattern, ctx)):
+        for qs, qp, qo, qg in self._ds.quads(cast(Any, (*pattern, ctx))):
             name = getattr(qg, "identifier", qg)
             if not isinstance(name, URIRef):
                 continue
@@ -132,7 +143,7 @@ class MemoryStore(Store):
             for q in ox.parse(path=str(dataset_nq), format=ox.RdfFormat.N_QUADS):
                 name = q.graph_name.value if isinstance(q.graph_name, ox.NamedNode) else None
                 if name not in graphs:
-                    graphs[name] = ds.graph(URIRef(name))
+                    graphs[name] = ds.graph(URIRef(cast(str, name)))  # None is in graphs from the start
                 yield from_ox(q.subject), from_ox(q.predicate), from_ox(q.object), graphs[name]
 
         ds.addN(quads())
@@ -141,15 +152,15 @@ class MemoryStore(Store):
     def replace_graphs(self, graphs: dict[str, Iterable[ox.Triple] | None]) -> None:
         """rdflib has no transactions: the new triples are converted first, so that a bad
         term fails before anything changes; the graphs are then replaced in turn."""
-        new = {}
+        new: dict[str, list[Any] | None] = {}
         for name, triples in graphs.items():
-            new[name] = None if triples is None else [tuple(from_ox(x) for x in (t.subject, t.predicate, t.object))
-                                                      for t in triples]
-        for name, triples in new.items():
+            new[name] = None if triples is None else [
+                tuple(from_ox(cast(Any, x)) for x in (t.subject, t.predicate, t.object)) for t in triples]
+        for name, converted in new.items():
             self._ds.remove_graph(URIRef(name))
-            if triples:
+            if converted:
                 target = self._ds.graph(URIRef(name))
-                for t in triples:
+                for t in converted:
                     target.add(t)
 
     def generation(self) -> str:

@@ -27,10 +27,12 @@ from __future__ import annotations
 
 import shutil
 import time
+from collections.abc import Iterable, Iterator
 from io import BytesIO
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Any, cast
 
+import pyoxigraph
 import pyoxigraph as ox
 
 from kg import manifest, rdfio
@@ -56,7 +58,7 @@ class ExactLiterals:
         self._by_triple: dict[tuple, ox.Literal | None] = {}
 
     @classmethod
-    def scan(cls, quads: Iterable[ox.Quad]) -> "ExactLiterals":
+    def scan(cls, quads: Iterable[ox.Quad]) -> ExactLiterals:
         """The quads (of a dataset about to be stored) whose literal Oxigraph changes."""
         found = cls()
         found.add(q for q in quads if _may_change(q.object))
@@ -64,13 +66,13 @@ class ExactLiterals:
 
     def add(self, quads: Iterable[ox.Quad]) -> None:
         quads = [q for q in quads if _may_change(q.object)]
-        for q, canon in zip(quads, canonical([q.object for q in quads])):
+        for q, canon in zip(quads, canonical([cast(ox.Literal, q.object) for q in quads])):  # _may_change: literals
             if canon == q.object:
                 continue
             self.quads.append(q)
             key = (q.subject, q.predicate, canon)
             known = self._by_triple.get(key, q.object)
-            self._by_triple[key] = q.object if known == q.object else None
+            self._by_triple[key] = cast(ox.Literal, q.object) if known == q.object else None
 
     def drop_graphs(self, names: set[str]) -> None:
         """Forget the quads of the given graphs (they are being replaced)."""
@@ -88,10 +90,10 @@ class ExactLiterals:
         return o
 
     def write(self, path: Path) -> None:
-        rdfio.atomic_write(path, ox.serialize(self.quads, format=ox.RdfFormat.N_QUADS))
+        rdfio.atomic_write(path, cast(bytes, ox.serialize(self.quads, format=ox.RdfFormat.N_QUADS)))
 
     @classmethod
-    def read(cls, path: Path) -> "ExactLiterals":
+    def read(cls, path: Path) -> ExactLiterals:
         found = cls()
         found.add(ox.parse(path=str(path), format=ox.RdfFormat.N_QUADS))
         return found
@@ -139,7 +141,7 @@ class OxigraphStore(Store):
         self._exact = exact if exact is not None else ExactLiterals()
 
     @classmethod
-    def in_memory(cls, dataset_nq: Path | None = None, data: bytes | None = None) -> "OxigraphStore":
+    def in_memory(cls, dataset_nq: Path | None = None, data: bytes | None = None) -> OxigraphStore:
         """A store in memory (tests, benchmarks, checking before anything is built)."""
         st = ox.Store()
         exact = ExactLiterals()
@@ -180,10 +182,10 @@ class OxigraphStore(Store):
         return result
 
     def quads(self, s: Term | None = None, p: Term | None = None, o: Term | None = None,
-              g: ox.NamedNode | None = None) -> Iterator[ox.Quad]:
+              g: pyoxigraph.NamedNode | None = None) -> Iterator[pyoxigraph.Quad]:  # the ox property hides ox here
         """Index lookups; literals as the dataset gives them (ExactLiterals). Oxigraph
         matches a pattern's literal by its canonical form, i.e. by value."""
-        quads = self._store.quads_for_pattern(s, p, o, g)
+        quads = self._store.quads_for_pattern(cast(Any, s), cast(Any, p), o, g)
         if not self._exact:
             return quads
         exact = self._exact.exact
@@ -200,7 +202,7 @@ class OxigraphStore(Store):
         self._store.clear()
         self._exact = load_quads(self._store, dataset_nq=dataset_nq)
 
-    def replace_graphs(self, graphs: dict[str, Iterable[ox.Triple] | None]) -> None:
+    def replace_graphs(self, graphs: dict[str, Iterable[pyoxigraph.Triple] | None]) -> None:
         """One SPARQL Update request: Oxigraph runs it as one transaction. INSERT DATA
         gives blank nodes new labels, so only the exact literals of triples without
         blank nodes are remembered for the new graphs."""
@@ -211,7 +213,7 @@ class OxigraphStore(Store):
                 triples = list(triples)
                 added += [ox.Quad(t.subject, t.predicate, t.object, ox.NamedNode(name)) for t in triples
                           if isinstance(t.subject, ox.NamedNode)]
-                body = ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES).decode()
+                body = cast(bytes, ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES)).decode()
                 if body.strip():
                     ops.append(f"INSERT DATA {{ GRAPH <{name}> {{\n{body}}} }}")
         if ops:

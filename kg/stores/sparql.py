@@ -22,20 +22,34 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections import defaultdict
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Any, cast
 
 import pyoxigraph as ox
 
 from kg import manifest
 from kg.config import SparqlSettings, settings
 from kg.errors import KGError, RemoteError  # RemoteError: re-exported for callers of this engine
-from kg.stores.base import (Engine, QueryFailed, Result, Store, Term, dataset_file, prefixes, query_base, query_form, triples_result,
-                            with_base, with_bindings, with_prefixes)
+from kg.stores.base import (
+    Engine,
+    QueryFailed,
+    Result,
+    Store,
+    Term,
+    dataset_file,
+    prefixes,
+    query_base,
+    query_form,
+    triples_result,
+    with_base,
+    with_bindings,
+    with_prefixes,
+)
 
 # Virtuoso answers a query naming many graphs (one default-graph-uri per change set)
 # with one header per graph; http.client refuses more than 100 headers by default.
-http.client._MAXHEADERS = max(getattr(http.client, "_MAXHEADERS", 100), 100_000)
+http.client._MAXHEADERS = max(getattr(http.client, "_MAXHEADERS", 100), 100_000)  # type: ignore[attr-defined]
 
 CHUNK_TRIPLES = 50_000         # triples per Graph Store Protocol request
 UPDATE_CHUNK_BYTES = 1_000_000  # bytes of N-Triples per INSERT DATA request
@@ -114,7 +128,7 @@ class Client:
             token = base64.b64encode(f"{self.cfg.user}:{self.cfg.password or ''}".encode()).decode()
             return f"Basic {token}"
         if scheme.lower() == "digest" and self._digest is not None:
-            chal = urllib.request.parse_keqv_list(filter(None, urllib.request.parse_http_list(params)))
+            chal = urllib.request.parse_keqv_list(list(filter(None, urllib.request.parse_http_list(params))))
             value = self._digest.get_authorization(req, chal)
             return f"Digest {value}" if value else None
         return None
@@ -162,7 +176,8 @@ class SparqlStore(Store):
         ours = self.graph_names()
         default_graph = ours if default_graph is None else default_graph or [EMPTY_GRAPH]
         named_graphs = ours if named_graphs is None else named_graphs or [EMPTY_GRAPH]
-        return self._request(with_base(with_prefixes(with_bindings(sparql, bindings))), form, default_graph, named_graphs)
+        return self._request(with_base(with_prefixes(with_bindings(sparql, bindings))), form, default_graph,
+                             named_graphs)
 
     def _request(self, sparql: str, form: type, default_graph: list[str] | None = None,
                  named_graphs: list[str] | None = None) -> Result:
@@ -177,7 +192,7 @@ class SparqlStore(Store):
 
     def _select(self, sparql: str) -> ox.QuerySolutions:
         """A SELECT over all graphs of the server (callers filter on the base)."""
-        return self._request(sparql, ox.QuerySolutions)
+        return cast(ox.QuerySolutions, self._request(sparql, ox.QuerySolutions))
 
     def quads(self, s: Term | None = None, p: Term | None = None, o: Term | None = None,
               g: ox.NamedNode | None = None) -> Iterator[ox.Quad]:
@@ -190,10 +205,10 @@ class SparqlStore(Store):
         q = f"SELECT {select} WHERE {{ {where} }}" if select != "*" else f"ASK {{ {where} }}"
         if select == "*":
             if bool(self._request(q, ox.QueryBoolean)):
-                yield ox.Quad(s, p, o, g)
+                yield ox.Quad(cast(Any, s), cast(Any, p), cast(Any, o), g)
             return
         for sol in self._select(q):
-            yield ox.Quad(*(terms[k] if terms[k] is not None else sol[k] for k in "spog"))
+            yield ox.Quad(*(cast(Any, terms[k] if terms[k] is not None else sol[k]) for k in "spog"))
 
     def graph_names(self) -> list[str]:
         if self._graphs is None:
@@ -240,7 +255,8 @@ class SparqlStore(Store):
         self._update(f"DROP SILENT GRAPH <{name}>")
         chunk: list[str] = []
         size = 0
-        for line in ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES).decode().splitlines(keepends=True):
+        text = cast(bytes, ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES)).decode()
+        for line in text.splitlines(keepends=True):
             chunk.append(line)
             size += len(line)
             if size > UPDATE_CHUNK_BYTES:
@@ -309,7 +325,8 @@ def read_triples(body: bytes, content_type: str) -> ox.QueryTriples:
         return ox.BlankNode(_label(t.value)) if isinstance(t, ox.NamedNode) and t.value.startswith(NODE_ID) else t
 
     try:
-        triples = [ox.Triple(term(q.subject), q.predicate, term(q.object)) for q in ox.parse(body, format=fmt)]
+        triples = [ox.Triple(cast(Any, term(q.subject)), q.predicate, term(q.object))
+                   for q in ox.parse(body, format=fmt)]
     except (SyntaxError, ValueError) as e:
         raise _unreadable(e) from None
     return triples_result(triples)

@@ -10,8 +10,17 @@ from collections import Counter
 
 import pytest
 
-from endpoint import (AREAS, EXPECTED_FAILURES, Outcome, compare, entries, manifest, parse_results,
-                      read_expected_failures, run_all)
+from endpoint import (
+    AREAS,
+    EXPECTED_FAILURES,
+    Outcome,
+    compare,
+    entries,
+    manifest,
+    parse_results,
+    read_expected_failures,
+    run_all,
+)
 from endpoint_report import DOC, END, START, render, section, short
 from locate import SuiteNotFound, suite_root
 

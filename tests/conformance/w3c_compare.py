@@ -18,13 +18,12 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import Callable
+from collections.abc import Callable
 
 from rdflib import Graph
 from rdflib.compare import isomorphic
 
-from w3c_results import (Answer, Boolean, CsvTable, Row, Solutions, Triples, as_csv, number_value, show,
-                         to_rdflib)
+from w3c_results import Answer, Boolean, CsvTable, Row, Solutions, Triples, as_csv, number_value, show, to_rdflib
 
 MAX_STEPS = 200_000  # backtracking budget when matching blank nodes
 
@@ -180,7 +179,9 @@ def _difference(e: Counter, a: Counter, n_e: int, n_a: int) -> str:
         return "{" + ", ".join(f"?{k}={'_:' if t == ('B',) else show(t)}" for k, t in masked) + "}"
     parts = [f"{n_a} rows, expected {n_e}"]
     if missing:
-        parts.append(f"missing {len(missing)}: " + "; ".join(fmt(r) for r in missing[:2]) + (" …" if len(missing) > 2 else ""))
+        parts.append(f"missing {len(missing)}: " + "; ".join(fmt(r) for r in missing[:2])
+                     + (" …" if len(missing) > 2 else ""))
     if extra:
-        parts.append(f"unexpected {len(extra)}: " + "; ".join(fmt(r) for r in extra[:2]) + (" …" if len(extra) > 2 else ""))
+        parts.append(f"unexpected {len(extra)}: " + "; ".join(fmt(r) for r in extra[:2])
+                     + (" …" if len(extra) > 2 else ""))
     return "; ".join(parts)

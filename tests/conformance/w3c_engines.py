@@ -21,8 +21,7 @@ from pathlib import Path
 
 import pyoxigraph as ox
 
-from w3c_manifest import TestCase
-from w3c_manifest import iri_of, path_of, root_of
+from w3c_manifest import TestCase, iri_of, path_of, root_of
 from w3c_query import dataset_clause, text_with_base
 from w3c_results import Answer, Boolean, Solutions, Triples, from_oxigraph
 

@@ -64,7 +64,7 @@ def dataset_clause(path: Path) -> QueryDataset:
     default: list[str] = []
     named: list[str] = []
     top = _top_level(toks)
-    for n, (i, t) in enumerate(top):
+    for i, t in top:
         if t.keyword == "BASE" and i + 1 < len(toks):
             base = urljoin(base, toks[i + 1].text[1:-1])
         elif t.keyword == "PREFIX" and i + 2 < len(toks):

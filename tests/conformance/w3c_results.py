@@ -23,10 +23,10 @@ from __future__ import annotations
 import csv
 import io
 import logging
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Union
 
 import rdflib
 from rdflib import RDF, BNode, Graph, Literal, Namespace, URIRef
@@ -67,7 +67,7 @@ class CsvTable:
     rows: list[Row]
 
 
-Answer = Union[Solutions, Boolean, Triples, CsvTable]
+Answer = Solutions | Boolean | Triples | CsvTable
 
 
 # -- terms ---------------------------------------------------------------------------

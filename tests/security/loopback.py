@@ -43,7 +43,7 @@ class Listener:
         self._thread.join(2)
         self.sock.close()
 
-    def __enter__(self) -> "Listener":
+    def __enter__(self) -> Listener:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
+from rdflib import Graph
 
 from loopback import Listener
-from rdflib import Graph
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 KG = Path(sys.executable).with_name("kg")

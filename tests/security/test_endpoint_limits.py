@@ -6,7 +6,6 @@ from __future__ import annotations
 import shutil
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
@@ -44,7 +43,8 @@ def guarded(dist):
 
 def ask(client, query: str, method: str = "get"):
     if method == "get":
-        return client.get("/sparql", query_string={"query": query}, headers={"Accept": "application/sparql-results+json"})
+        return client.get("/sparql", query_string={"query": query},
+                          headers={"Accept": "application/sparql-results+json"})
     return client.post("/sparql", data={"query": query}, headers={"Accept": "application/sparql-results+json"})
 
 

@@ -200,7 +200,8 @@ ODD_PATHS = [
     "/vendor/yasgui/%2e%2e%2f%2e%2e%2fpackage.json", "/" + "a" * 3000, "/" + quote("x> ?p ?o } #"),
     "/" + quote('measure/2.9"><script>alert(1)</script>'), "/browse/" + quote("x> ?p ?o } #"),
     "/trace/" + quote("x> ?p ?o } #"), "/browse/%ff", "/trace/%00", "/downloads/%00",
-    "/steward/%00", "/sparql/x", "/download/build.json", "/download/..%2fbuild.json", "/download/%2e%2e", "/" + quote("ünïcødé/ǅ"), "//etc/passwd", "/./measures",
+    "/steward/%00", "/sparql/x", "/download/build.json", "/download/..%2fbuild.json", "/download/%2e%2e",
+    "/" + quote("ünïcødé/ǅ"), "//etc/passwd", "/./measures",
 ]
 ODD_QUERIES = [
     "/?%", "/measures?%", "/measures?page=-1", "/measures?page=99999999999999999999999",

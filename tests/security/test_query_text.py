@@ -145,8 +145,8 @@ def test_bound_queries_give_the_same_pages_on_every_engine(dist, monkeypatch):
     the background label load and a request at the same time)."""
     from webapp import create_app
 
-    pages = ["/measure/2.1", "/country/UZB", "/browse/Measure", "/trace/measure/2.1", "/measures?unit=introduced-groups",
-             "/planning-unit/introduced-groups", "/", "/measure/99.99"]
+    pages = ["/measure/2.1", "/country/UZB", "/browse/Measure", "/trace/measure/2.1",
+             "/measures?unit=introduced-groups", "/planning-unit/introduced-groups", "/", "/measure/99.99"]
     seen = {}
     for kind in ("oxigraph", "memory"):
         monkeypatch.setenv("KG_STORE", kind)

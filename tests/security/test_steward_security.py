@@ -344,7 +344,8 @@ def test_safe_href(url, expected):
 def test_javascript_iri_in_a_change_set_is_not_a_link(app):
     client, token = logged_in(app)
     accept(client, token, PREFIXES + "measure:2.10 rdfs:seeAlso <javascript:alert(1)> , "
-                                     "<data:text/html,%3Cscript%3Ealert(1)%3C/script%3E> , <https://example.org/ok> .\n")
+                                     "<data:text/html,%3Cscript%3Ealert(1)%3C/script%3E> , "
+                                     "<https://example.org/ok> .\n")
     r = client.get("/measure/2.10")
     page = r.get_data(as_text=True)
     assert r.status_code == 200
@@ -503,9 +504,9 @@ def test_web_upload_with_remote_jsonld_context_is_refused_and_fetches_nothing(ap
 
     client, token = logged_in(app)
     with Listener() as listener:
-        for doc in ('{"@context": "%s/ctx", "@id": "https://w3id.org/bukhara-deer/measure/99.1"}' % listener.url,
-                    '{"@context": {"@import": "%s/ctx"}, "@id": "https://w3id.org/bukhara-deer/measure/99.1"}'
-                    % listener.url):
+        for doc in ('{"@context": "' + listener.url + '/ctx", "@id": "https://w3id.org/bukhara-deer/measure/99.1"}',
+                    '{"@context": {"@import": "' + listener.url
+                    + '/ctx"}, "@id": "https://w3id.org/bukhara-deer/measure/99.1"}'):
             r = client.post("/steward/check", data={"csrf_token": token, "format": "json-ld", "text": doc})
             assert r.status_code == 400
             assert "inline the context" in text_of(r)
