@@ -409,6 +409,9 @@ BAD_UPLOADS = {
     "empty": (b"", "empty.ttl", r"empty\.ttl: empty file"),
     "whitespace": (b"  \n\n ", "blank.ttl", r"blank\.ttl: empty file"),
     "binary": (bytes(range(256)) * 4, "image.ttl", r"image\.ttl: binary file"),
+    # the same decoder as `kg check` (kg.rdfio.decode_input): UTF-16 is named as such
+    "utf-16": ((PREFIXES + "measure:9.9 a bkd:Measure .\n").encode("utf-16"), "wide.ttl",
+               r"wide\.ttl: not UTF-8 \(UTF-16 byte order mark at offset 0\); save the file as UTF-8"),
     "unknown type": (b"hello", "notes.txt", r"notes\.txt: unknown file type '\.txt'"),
     "csv wrong columns": (b"foo,bar\n1,2\n", "wrong.csv", r"wrong\.csv: .*column"),
     "json-ld syntax": (b'{"@id": ', "broken.jsonld", r"broken\.jsonld: syntax error"),

@@ -40,7 +40,7 @@ from markupsafe import Markup, escape
 from rdflib import Graph, URIRef
 from rdflib.namespace import RDF, RDFS
 
-from kg import changes, stewards
+from kg import changes, rdfio, stewards
 from kg.config import settings
 from kg.errors import BadInput, KGError
 from webapp import auth, links
@@ -164,22 +164,6 @@ def public_message(text: str) -> str:
 # Reading the form
 # ---------------------------------------------------------------------------------
 
-def _decode(raw: bytes, name: str) -> str:
-    """The uploaded bytes as text, refusing what is not UTF-8 text (as kg.rdfio does for files)."""
-    if not raw:
-        raise BadInput(f"{name}: empty file")
-    if b"\x00" in raw:
-        raise BadInput(f"{name}: binary file, expected UTF-8 text (Turtle, JSON-LD or CSV)")
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise BadInput(f"{name}: not UTF-8 (invalid byte 0x{raw[e.start]:02x} at offset {e.start}); "
-                       "save the file as UTF-8") from None
-    if not text.strip():
-        raise BadInput(f"{name}: empty file (only whitespace)")
-    return text
-
-
 def read_addition() -> tuple[Graph, str]:
     """The proposed addition from the upload or the pasted text; BadInput otherwise."""
     fmt = request.form.get("format", "")
@@ -200,7 +184,7 @@ def read_addition() -> tuple[Graph, str]:
         if not fmt:
             raise BadInput(f"{name}: unknown file type '{Path(name).suffix}' "
                            "(use .ttl, .jsonld or .csv, or choose the format)")
-        return changes.parse_input(text=_decode(raw, name), fmt=fmt, name=name), name
+        return changes.parse_input(text=rdfio.decode_input(raw, name), fmt=fmt, name=name), name
     if not text.strip():
         raise BadInput("nothing to check: choose a file or paste Turtle, JSON-LD or CSV")
     return changes.parse_input(text=text, fmt=fmt or "turtle", name="pasted text"), "pasted text"
