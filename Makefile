@@ -3,6 +3,7 @@
 #   make test  install the system packages the tests need (apt-get, when run as root),
 #              create .venv, install, run the whole test suite
 #   make test-fast  create .venv, install, run the fast tier (no Chromium, Java or Virtuoso needed)
+#   make lint  ruff (kg, webapp, benchmarks, tests) and mypy (kg); test and test-fast run it first
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -13,7 +14,7 @@ PORT   ?= 5000
 # the persistent, embedded Oxigraph store (kg.store); memory and sparql are the others
 export KG_STORE ?= oxigraph
 
-.PHONY: run test test-fast build validate serve bench clean system-deps
+.PHONY: run test test-fast lint build validate serve bench clean system-deps
 
 # command:Debian package the tests need: java (HermiT, owlready2's reasoner), chromium
 # (real-browser tests), npm (YASGUI), curl (the documented endpoint examples),
@@ -57,14 +58,19 @@ system-deps:
 	  else echo "missing system packages:$$need (install them with apt-get as root, then rerun)" >&2; exit 1; fi; \
 	fi
 
-test: system-deps $(STAMP) $(NODE_STAMP)
+test: system-deps $(STAMP) $(NODE_STAMP) lint
 	$(BIN)/python -m pytest -q --strict-markers
 
 # The fast tier (docs/development.md): the suite without the tests that need Chromium,
 # Java or Virtuoso and without the slow ones (markers of tests/conftest.py). No system-deps:
 # of the system it uses only git and curl.
-test-fast: $(STAMP)
+test-fast: $(STAMP) lint
 	$(BIN)/python -m pytest -q --strict-markers -m "not browser and not java and not virtuoso and not slow"
+
+# The linter and the type checker (settings in pyproject.toml): a finding fails make test.
+lint: $(STAMP)
+	$(BIN)/ruff check kg webapp benchmarks tests
+	$(BIN)/mypy kg
 
 # The engines at 1x-1000x (kg bench: docs/benchmarks.md; about an hour on 2 cores),
 # then the web latency report of the shipped graph. Options go through BENCH_ARGS and

@@ -9,10 +9,10 @@ its one-line justification and the agent it is attributed to), so the pages can 
 it "curated" and keep it apart from the document's own facts."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from textwrap import shorten
-from typing import Iterable
 from urllib.parse import urlencode
 
 import pyoxigraph as ox

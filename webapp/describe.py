@@ -177,7 +177,8 @@ class Describer:
             out = {}
             for p, subjects in groups.items():
                 pg = paginate(subjects, number if listed == p else 1, INCOMING_PAGE)
-                values = [Value(self.repo.label(s), self.link(s), annotation=inl.notes_in.note(s, p, iri) if curated else None)
+                values = [Value(self.repo.label(s), self.link(s),
+                                annotation=inl.notes_in.note(s, p, iri) if curated else None)
                           for s in pg.items]
                 out[p] = Fact(self.link(p), values, page=pg if pg.pages > 1 else None)
             return out
@@ -325,7 +326,8 @@ class Describer:
         for a in pg.items:
             for _, label, _, _ in columns_of(t, a):
                 path = self.repo.local_path(a.iri)
-                groups.setdefault(label, []).append(Link(a.iri, self.repo.label(a.iri), "/trace" + path if path else a.iri))
+                groups.setdefault(label, []).append(Link(a.iri, self.repo.label(a.iri),
+                                                         "/trace" + path if path else a.iri))
         more = [Link("", f"List these {len(actions)} actions",
                      url_for("pages.measures", **{facet: t.value(facet, e.iri)})),
                 Link("", "Themes × planning units", url_for("trace.matrix"))]

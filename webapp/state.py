@@ -31,7 +31,7 @@ class GraphState:
     runner_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
-    def load(cls, dist: Path) -> "GraphState":
+    def load(cls, dist: Path) -> GraphState:
         """The state of a freshly started app serving the build in `dist`."""
         from webapp.repository import Repository
 

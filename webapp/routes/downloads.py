@@ -100,7 +100,8 @@ def void():
     if key not in cache:
         cache[key] = description().serialize(format=fmt, encoding="utf-8")
     body = cache[key]
-    return Response(body, content_type=conneg.mimetype(media), headers={"Vary": "Accept", "Access-Control-Allow-Origin": "*"})
+    return Response(body, content_type=conneg.mimetype(media),
+                    headers={"Vary": "Accept", "Access-Control-Allow-Origin": "*"})
 
 
 def description() -> Graph:
@@ -115,7 +116,8 @@ def description() -> Graph:
     g.add((ds, DCTERMS.title, Literal("Bukhara Deer Knowledge Graph", lang="en")))
     g.add((ds, DCTERMS.description, Literal(
         "The CMS Draft Work Programme for the Bukhara Deer (2025-2032), UNEP/CMS/BKD/MOS3/Doc.4, as RDF: "
-        "measures, Annex 1 range-wide items, planning units, sites, hotspots, countries, actors, priorities.", lang="en")))
+        "measures, Annex 1 range-wide items, planning units, sites, hotspots, countries, actors, priorities.",
+        lang="en")))
     g.add((ds, DCTERMS.license, URIRef("https://creativecommons.org/licenses/by/4.0/")))
     g.add((ds, DCTERMS.source, URIRef(repo.base + "document/unep-cms-bkd-mos3-doc4")))
     g.add((ds, VOID.uriSpace, Literal(repo.base)))

@@ -22,14 +22,22 @@ from flask import Blueprint, Flask, Response, current_app, request
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 
 from kg.errors import BadInput
+from kg.sparql_forms import check_bounds
 from kg.store import prefixes
 from webapp import conneg
-from webapp.query_runner import (EndpointBusy, QueryRunner,
-                                 QueryTimeout, ResultTooLarge, ServiceRefused, UpdateRefused, WorkerCrashed, WorkerFailed)
+from webapp.query_runner import (
+    EndpointBusy,
+    QueryRunner,
+    QueryTimeout,
+    ResultTooLarge,
+    ServiceRefused,
+    UpdateRefused,
+    WorkerCrashed,
+    WorkerFailed,
+)
 from webapp.services import catalogue
 from webapp.sparql_editor import MINIMAL_FORM, sparql_page
 from webapp.state import graph_state
-from kg.sparql_forms import check_bounds
 
 bp = Blueprint("sparql", __name__)
 
@@ -204,7 +212,8 @@ def _read_request():
     if mimetype == "application/sparql-query":
         charset = request.mimetype_params.get("charset", "utf-8")
         if charset.lower().replace("_", "-") not in ("utf-8", "utf8"):
-            raise _HTTPError(415, f"the query body must be UTF-8 (the SPARQL 1.1 Protocol sends queries as UTF-8), not {charset!r}")
+            raise _HTTPError(415, "the query body must be UTF-8 (the SPARQL 1.1 Protocol sends queries as UTF-8), "
+                                  f"not {charset!r}")
         _one_query(args.getlist("query") + [""])
         try:
             return request.get_data().decode(charset), args
@@ -326,6 +335,10 @@ def _service_description(media: str) -> Response:
     named = ",\n".join(
         f"        [ a sd:NamedGraph ; sd:name <{g}> ;\n"
         f"          sd:graph [ a sd:Graph ; void:triples {n} ] ]" for g, n in graphs)
+    comment = ("Without FROM, FROM NAMED, default-graph-uri or named-graph-uri, the default graph is the union "
+               "of the named graphs and GRAPH reaches every named graph. FROM and default-graph-uri make the "
+               "listed graphs the default graph; FROM NAMED and named-graph-uri restrict the named graphs to "
+               "those listed.")
     ttl = f"""@prefix sd: <http://www.w3.org/ns/sparql-service-description#> .
 @prefix void: <http://rdfs.org/ns/void#> .
 @prefix dcterms: <http://purl.org/dc/terms/> .
@@ -335,7 +348,7 @@ def _service_description(media: str) -> Response:
 <> a sd:Service ;
     sd:endpoint <> ;
     dcterms:title "Bukhara Deer Knowledge Graph SPARQL endpoint (read-only)"@en ;
-    rdfs:comment "Without FROM, FROM NAMED, default-graph-uri or named-graph-uri, the default graph is the union of the named graphs and GRAPH reaches every named graph. FROM and default-graph-uri make the listed graphs the default graph; FROM NAMED and named-graph-uri restrict the named graphs to those listed."@en ;
+    rdfs:comment "{comment}"@en ;
     sd:supportedLanguage sd:SPARQL11Query ;
     sd:feature sd:UnionDefaultGraph ;
     sd:resultFormat {", ".join("formats:" + f for f in formats)} ;

@@ -47,8 +47,14 @@ from webapp import auth, links
 from webapp.public_text import public_text
 from webapp.services import entities
 from webapp.state import graph_state, repo
-from webapp.steward_pending import (DEFAULT_MAX_BYTES, DEFAULT_PER_STEWARD, DEFAULT_TTL, PendingAddition,
-                                    PendingStore, PendingTooLarge)
+from webapp.steward_pending import (
+    DEFAULT_MAX_BYTES,
+    DEFAULT_PER_STEWARD,
+    DEFAULT_TTL,
+    PendingAddition,
+    PendingStore,
+    PendingTooLarge,
+)
 
 bp = Blueprint("steward", __name__)
 
@@ -219,7 +225,7 @@ def term(value: str | None, *, known: dict[str, bool], addition: Graph | None = 
     return {"text": value, "href": None, "iri": None}
 
 
-def report_view(result: "changes.CheckResult", addition: Graph | None = None) -> dict:
+def report_view(result: changes.CheckResult, addition: Graph | None = None) -> dict:
     known: dict[str, bool] = {}
     t = partial(term, known=known, addition=addition)
     groups: OrderedDict[str, list] = OrderedDict()
@@ -492,6 +498,7 @@ def accept():
         raise
     drop_pending(pending.token)
     from flask import session
+
     from webapp import reload_graph
 
     reload_graph(current_app)
