@@ -142,12 +142,13 @@ def measure_pages(out: dict, dist: Path, budget: float, step) -> None:
     its caches and is not counted)."""
     from benchmarks.web import pages
     from webapp import create_app
+    from webapp.state import graph_state
 
     t = time.perf_counter()
     app = create_app({"KG_DIST": str(dist), "TESTING": True})
     out["app_start_s"] = round(time.perf_counter() - t, 2)
     client = app.test_client()
-    repo = app.extensions["kg"]
+    repo = graph_state(app).repo
     page_list = [*pages(repo.store, repo.base), ("matrix", "/matrix", {}, 200)]
     out["pages"] = {}
     for name, path, headers, status in page_list:

@@ -192,6 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     from kg import query as kgquery
     from kg.store import open_store
     from webapp import create_app
+    from webapp.state import graph_state
 
     began = time.perf_counter()
     print("Bukhara Deer Knowledge Graph: web latency benchmark")
@@ -206,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     app = create_app()
     print(f"app start   {(time.perf_counter() - t) * 1000:.0f} ms (create_app: loads the graph)")
     client = app.test_client()
-    repo = app.extensions["kg"]
+    repo = graph_state(app).repo
     store = open_store(dist)  # the engine itself, as the app's KG_STORE opens it
     base = repo.base
 
