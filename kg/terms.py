@@ -22,7 +22,10 @@ def to_ox(term):
     raise TypeError(term)
 
 
-def from_ox(term):
+def from_ox(term, exact: bool = False):
+    """An Oxigraph term as rdflib's. exact keeps a typed literal's lexical form as
+    written (normalize=False: the memory store must not rewrite "01" as "1");
+    otherwise rdflib canonicalises it."""
     if isinstance(term, ox.NamedNode):
         return URIRef(term.value)
     if isinstance(term, ox.BlankNode):
@@ -31,4 +34,7 @@ def from_ox(term):
         return Literal(term.value, lang=term.language)
     dt = term.datatype.value
     # A plain "..." in Turtle is xsd:string in RDF 1.1; rdflib keeps it without datatype.
-    return Literal(term.value) if dt == _XSD_STRING else Literal(term.value, datatype=URIRef(dt))
+    if dt == _XSD_STRING:
+        return Literal(term.value)
+    return Literal(term.value, datatype=URIRef(dt), normalize=False) if exact else \
+        Literal(term.value, datatype=URIRef(dt))

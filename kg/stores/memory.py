@@ -34,6 +34,7 @@ from rdflib import BNode, Dataset, Graph, Literal, URIRef, Variable
 from rdflib.plugins.sparql import prepareQuery
 from rdflib.plugins.sparql.sparql import NotBoundError
 
+from kg import terms
 from kg.stores.base import (
     Engine,
     QueryFailed,
@@ -47,9 +48,6 @@ from kg.stores.base import (
     triples_result,
 )
 from kg.terms import to_ox
-
-_XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
-
 
 _RDFLIB = threading.Lock()
 
@@ -168,19 +166,8 @@ class MemoryStore(Store):
 
 
 def from_ox(term: Term) -> URIRef | BNode | Literal:
-    """An Oxigraph term as rdflib's, a literal with its lexical form as written
-    (normalize=False; kg.terms.from_ox lets rdflib canonicalise it). A plain
-    xsd:string literal has no datatype in rdflib, as its parsers make it."""
-    if isinstance(term, ox.NamedNode):
-        return URIRef(term.value)
-    if isinstance(term, ox.BlankNode):
-        return BNode(term.value)
-    if term.language:
-        return Literal(term.value, lang=term.language)
-    dt = term.datatype.value
-    if dt == _XSD_STRING:
-        return Literal(term.value)
-    return Literal(term.value, datatype=URIRef(dt), normalize=False)
+    """An Oxigraph term as rdflib's, a literal with its lexical form as written."""
+    return terms.from_ox(term, exact=True)
 
 
 def engine_message(error: Exception) -> str:
